@@ -1,0 +1,7 @@
+//! poolhist: copy a mining pool account's hashrate history into SQLite and report on it.
+//!
+//! The data flows one way: `api` (the pool's wire format and client) -> `ingest` (what to fetch,
+//! fetching it) -> `store` (SQLite) -> `report`. `simulate` is the local pool used offline.
+
+pub mod api;
+pub mod store;

@@ -1,0 +1,272 @@
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags};
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+/// `PRAGMA application_id` of a poolhist database ("phst"), so we never migrate someone else's file.
+pub const APPLICATION_ID: i64 = 0x7068_7374;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create database file {path}: {source}")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "{path} is not a poolhist database (it has other tables and no poolhist application id)"
+    )]
+    NotOurs { path: PathBuf },
+    #[error("{path} has schema version {found}, newer than this poolhist knows ({known}); upgrade poolhist")]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("cannot migrate database {path}: {message}")]
+    Migrate { path: PathBuf, message: String },
+    #[error("database {path}: {source}")]
+    Sql {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+}
+
+/// Opens (creating if needed, mode 0600) the database for writing, and migrates it.
+pub fn open(path: &Path) -> Result<Connection, StoreError> {
+    create_private_file(path)?;
+    let mut conn = Connection::open(path).map_err(|source| StoreError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    let sql_err = |source| StoreError::Sql {
+        path: path.to_owned(),
+        source,
+    };
+    apply_pragmas(&conn).map_err(sql_err)?;
+    check_ownership(&conn, path)?;
+    check_schema_not_newer(&conn, path)?;
+    embedded::migrations::runner()
+        .run(&mut conn)
+        .map_err(|e| StoreError::Migrate {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+    conn.pragma_update(None, "application_id", APPLICATION_ID)
+        .map_err(sql_err)?;
+    Ok(conn)
+}
+
+/// Opens an existing database read-only: any write through this connection fails.
+pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
+    if !path.exists() {
+        return Err(StoreError::Open {
+            path: path.to_owned(),
+            source: rusqlite::Error::InvalidPath(path.to_owned()),
+        });
+    }
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|source| StoreError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(|source| StoreError::Sql {
+            path: path.to_owned(),
+            source,
+        })?;
+    check_ownership(&conn, path)?;
+    Ok(conn)
+}
+
+/// The highest migration version this binary embeds.
+pub fn known_schema_version() -> i64 {
+    embedded::migrations::runner()
+        .get_migrations()
+        .iter()
+        .map(|m| i64::from(m.version()))
+        .max()
+        .unwrap_or(0)
+}
+
+fn create_private_file(path: &Path) -> Result<(), StoreError> {
+    use std::fs::OpenOptions;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+
+    if path.exists() {
+        return Ok(());
+    }
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(StoreError::Create {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+fn apply_pragmas(conn: &Connection) -> rusqlite::Result<()> {
+    // WAL: readers (reports, `sql`) work while an ingest writes.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // NORMAL is durable against process crashes under WAL; a power cut may lose the last commits,
+    // which the next run re-fetches (the watermark is committed with its rows).
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(())
+}
+
+fn check_ownership(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let sql_err = |source| StoreError::Sql {
+        path: path.to_owned(),
+        source,
+    };
+    let app_id: i64 = conn
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .map_err(|source| match source {
+            rusqlite::Error::SqliteFailure(ref e, _)
+                if e.code == rusqlite::ErrorCode::NotADatabase =>
+            {
+                StoreError::NotOurs {
+                    path: path.to_owned(),
+                }
+            }
+            other => sql_err(other),
+        })?;
+    if app_id == APPLICATION_ID {
+        return Ok(());
+    }
+    let tables: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'table'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(sql_err)?;
+    if tables == 0 {
+        Ok(())
+    } else {
+        Err(StoreError::NotOurs {
+            path: path.to_owned(),
+        })
+    }
+}
+
+fn check_schema_not_newer(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let has_history: bool = conn
+        .query_row(
+            "SELECT count(*) > 0 FROM sqlite_schema WHERE name = 'refinery_schema_history'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|source| StoreError::Sql {
+            path: path.to_owned(),
+            source,
+        })?;
+    if !has_history {
+        return Ok(());
+    }
+    let found: i64 = conn
+        .query_row(
+            "SELECT IFNULL(MAX(version), 0) FROM refinery_schema_history",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|source| StoreError::Sql {
+            path: path.to_owned(),
+            source,
+        })?;
+    let known = known_schema_version();
+    if found > known {
+        return Err(StoreError::TooNew {
+            path: path.to_owned(),
+            found,
+            known,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_database_is_private_and_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let conn = open(&path).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        let views: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE type='view' AND name IN ('v_workers','v_tickers')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(views, 2);
+        drop(conn);
+        // Re-opening an existing database is a no-op migration.
+        open(&path).unwrap();
+    }
+
+    #[test]
+    fn foreign_database_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("other.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE notes(x)").unwrap();
+        drop(conn);
+        let err = open(&path).unwrap_err();
+        assert!(matches!(err, StoreError::NotOurs { .. }), "{err}");
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let conn = open(&path).unwrap();
+        conn.execute(
+            "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) VALUES (999, 'future', '', '0')",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        let err = open(&path).unwrap_err();
+        assert!(
+            matches!(err, StoreError::TooNew { found: 999, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn read_only_connection_refuses_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        drop(open(&path).unwrap());
+        let ro = open_read_only(&path).unwrap();
+        assert!(ro.execute("DELETE FROM accounts", []).is_err());
+    }
+}
