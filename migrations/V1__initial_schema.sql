@@ -33,7 +33,7 @@ CREATE TABLE series (
     puid            INTEGER NOT NULL REFERENCES accounts(puid),
     worker_id       INTEGER,            -- NULL for the account-level series
     dimension       TEXT    NOT NULL CHECK (dimension IN ('1h', '1d')),
-    watermark_ts    INTEGER,            -- newest final (non-provisional) ticker stored; NULL before the first
+    watermark_ts    INTEGER,            -- newest completed slot the pool has answered for; runs resume here minus a late window
     last_synced_at  INTEGER,            -- when a run last finished this series
     FOREIGN KEY (puid, worker_id) REFERENCES workers(puid, worker_id)
 );

@@ -4,4 +4,7 @@
 //! fetching it) -> `store` (SQLite) -> `report`. `simulate` is the local pool used offline.
 
 pub mod api;
+pub mod cli;
+pub mod commands;
+pub mod ingest;
 pub mod store;

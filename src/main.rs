@@ -1,1 +1,43 @@
-fn main() {}
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use poolhist::cli::{Cli, Command};
+use poolhist::commands;
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let quiet = matches!(&cli.command, Command::Ingest(args) if args.quiet);
+    init_logging(quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Ingest(args) => commands::ingest_command(&args, cli.db).await,
+            Command::Simulate(args) => poolhist::simulate::run(args).await,
+            Command::Demo(args) => commands::demo_command(&args, cli.db).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(quiet: bool) {
+    let default = if quiet { "error" } else { "info" };
+    let filter = EnvFilter::try_from_env("POOLHIST_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .compact()
+        .init();
+}

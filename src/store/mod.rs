@@ -2,5 +2,10 @@
 //! the ingest makes. Reports only read, through the views declared in `migrations/`.
 
 mod open;
+mod write;
 
-pub use open::{open, open_read_only, StoreError};
+pub use open::{known_schema_version, open, open_read_only, StoreError, APPLICATION_ID};
+pub use write::{
+    watermark, GroupRow, PageWrite, RunTotals, SeriesState, Store, TickerRow, WorkerRow,
+    WriteCounts,
+};

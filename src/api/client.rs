@@ -1,0 +1,357 @@
+//! HTTP client for the pool: one shared rate limit, per-request timeout, retries with
+//! exponential backoff and full jitter (honouring `Retry-After`), and fail-fast on permanent
+//! errors. Request URLs carry the access key, so no URL ever reaches an error or a log line.
+
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use rand::Rng;
+use reqwest::header::RETRY_AFTER;
+
+use super::error::{ApiError, Disposition};
+use super::model::{Dimension, GroupWire, StatsWire, WorkerWire};
+use super::response::{
+    parse_group_page, parse_share_history, parse_stats, parse_worker_page, ListPage,
+    ShareHistory,
+};
+use super::secret::AccessKey;
+
+/// How many times an unknown pool error (not known transient) is tried before giving up.
+const DOUBTFUL_ATTEMPTS: u32 = 3;
+/// Longest wait we accept from a `Retry-After` header; absurd values are clamped to this.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Base URL up to and including `/v1`, without a trailing slash.
+    pub base_url: String,
+    pub access_key: AccessKey,
+    pub timeout: Duration,
+    /// Requests per second across all tasks; `None` for no limit.
+    pub rate_per_second: Option<f64>,
+    /// Attempts per request for transient failures (1 = no retry).
+    pub max_attempts: u32,
+    /// First backoff step; doubled each retry, with full jitter, capped at `max_backoff`.
+    pub backoff_base: Duration,
+    pub max_backoff: Duration,
+}
+
+impl ClientConfig {
+    pub fn new(base_url: &str, access_key: AccessKey) -> ClientConfig {
+        ClientConfig {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            access_key,
+            timeout: Duration::from_secs(30),
+            rate_per_second: None,
+            max_attempts: 6,
+            backoff_base: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Counters of what the client did, for the run summary.
+#[derive(Debug, Default)]
+pub struct ClientCounters {
+    pub requests: AtomicU64,
+    pub retries: AtomicU64,
+}
+
+pub struct PoolClient {
+    http: reqwest::Client,
+    config: ClientConfig,
+    limiter: Option<DefaultDirectRateLimiter>,
+    pub counters: ClientCounters,
+}
+
+impl PoolClient {
+    pub fn new(config: ClientConfig) -> Result<PoolClient, String> {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("poolhist/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let limiter = match config.rate_per_second {
+            Some(rate) if rate > 0.0 => {
+                let period = Duration::from_secs_f64(1.0 / rate);
+                let quota = Quota::with_period(period)
+                    .ok_or("--rate is too high")?
+                    .allow_burst(NonZeroU32::MIN);
+                Some(RateLimiter::direct(quota))
+            }
+            _ => None,
+        };
+        Ok(PoolClient {
+            http,
+            config,
+            limiter,
+            counters: ClientCounters::default(),
+        })
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.counters.requests.load(Ordering::Relaxed)
+    }
+
+    pub fn retries(&self) -> u64 {
+        self.counters.retries.load(Ordering::Relaxed)
+    }
+
+    pub async fn stats(&self, puid: i64) -> Result<StatsWire, ApiError> {
+        self.get("/worker/stats".to_owned(), "/worker/stats", puid, &[], parse_stats)
+            .await
+    }
+
+    pub async fn groups_page(
+        &self,
+        puid: i64,
+        page: u64,
+        page_size: u64,
+    ) -> Result<ListPage<GroupWire>, ApiError> {
+        let params = [
+            ("page", page.to_string()),
+            ("page_size", page_size.to_string()),
+        ];
+        let label = format!("/worker/groups [page {page}]");
+        self.get(label, "/worker/groups", puid, &params, parse_group_page)
+            .await
+    }
+
+    /// One page of the worker list, ordered by worker_id so pages are stable.
+    pub async fn workers_page(
+        &self,
+        puid: i64,
+        status: &str,
+        page: u64,
+        page_size: u64,
+    ) -> Result<ListPage<WorkerWire>, ApiError> {
+        let params = [
+            ("status", status.to_owned()),
+            ("page", page.to_string()),
+            ("page_size", page_size.to_string()),
+            ("order_by", "worker_id".to_owned()),
+            ("asc", "1".to_owned()),
+        ];
+        let label = format!("/worker [status {status}, page {page}]");
+        self.get(label, "/worker", puid, &params, parse_worker_page)
+            .await
+    }
+
+    /// Share history of the account (`worker_id` None) or of one worker.
+    pub async fn share_history(
+        &self,
+        puid: i64,
+        worker_id: Option<i64>,
+        dimension: Dimension,
+        start_ts: i64,
+        count: u32,
+    ) -> Result<ShareHistory, ApiError> {
+        let path = match worker_id {
+            Some(id) => format!("/worker/{id}/share-history"),
+            None => "/worker/share-history".to_owned(),
+        };
+        let params = [
+            ("dimension", dimension.as_str().to_owned()),
+            ("start_ts", start_ts.to_string()),
+            ("count", count.to_string()),
+            ("real_point", "1".to_owned()),
+        ];
+        let label = format!("{path} [{dimension}, start_ts {start_ts}]");
+        self.get(label, &path, puid, &params, parse_share_history)
+            .await
+    }
+
+    async fn get<T>(
+        &self,
+        label: String,
+        path: &str,
+        puid: i64,
+        params: &[(&str, String)],
+        parse: fn(&str, &[u8]) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let key = self.config.access_key.expose();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            if let Some(limiter) = &self.limiter {
+                limiter.until_ready().await;
+            }
+            self.counters.requests.fetch_add(1, Ordering::Relaxed);
+            let outcome = match self.get_once(&label, path, puid, params).await {
+                Ok(body) => parse(&label, &body),
+                Err(e) => Err(e),
+            };
+            let error = match outcome {
+                Ok(value) => return Ok(value),
+                Err(e) => e.redacted(key),
+            };
+            let allowed = match error.disposition() {
+                Disposition::Permanent => return Err(error),
+                Disposition::Transient => self.config.max_attempts,
+                Disposition::Doubtful => DOUBTFUL_ATTEMPTS.min(self.config.max_attempts),
+            };
+            if attempt >= allowed {
+                return Err(ApiError::GaveUp {
+                    attempts: attempt,
+                    last: Box::new(error),
+                });
+            }
+            let delay = self.backoff(attempt, error.retry_after());
+            tracing::warn!(
+                "retrying in {:.1} s (attempt {attempt} failed): {error}",
+                delay.as_secs_f64()
+            );
+            self.counters.retries.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    async fn get_once(
+        &self,
+        label: &str,
+        path: &str,
+        puid: i64,
+        params: &[(&str, String)],
+    ) -> Result<Vec<u8>, ApiError> {
+        let transport = |e: reqwest::Error| ApiError::Transport {
+            endpoint: label.to_owned(),
+            detail: describe_transport_error(&e, self.config.timeout),
+        };
+        let url = format!("{}{}", self.config.base_url, path);
+        let response = self
+            .http
+            .get(url)
+            .query(&[
+                ("access_key", self.config.access_key.expose()),
+                ("puid", &puid.to_string()),
+            ])
+            .query(params)
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let body = response.bytes().await.map_err(transport)?;
+        if status.is_success() {
+            return Ok(body.to_vec());
+        }
+        // 429 and 5xx keep their HTTP meaning (and Retry-After); others may carry a pool error.
+        if status.as_u16() != 429 && !status.is_server_error() {
+            if let Err(pool_error @ ApiError::Pool { .. }) =
+                super::response::parse_data::<serde::de::IgnoredAny>(label, &body)
+            {
+                return Err(pool_error);
+            }
+        }
+        Err(ApiError::Http {
+            endpoint: label.to_owned(),
+            status: status.as_u16(),
+            retry_after,
+            body_kind: describe_body(&body),
+        })
+    }
+
+    /// Exponential backoff with full jitter; a server's `Retry-After` is a floor, clamped.
+    fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        let exponent = attempt.saturating_sub(1).min(16);
+        let ceiling = self
+            .config
+            .backoff_base
+            .saturating_mul(1 << exponent)
+            .min(self.config.max_backoff);
+        let jittered = ceiling.mul_f64(rand::rng().random_range(0.0..=1.0));
+        match retry_after {
+            Some(wait) => wait.min(MAX_RETRY_AFTER).max(jittered),
+            None => jittered,
+        }
+    }
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let wait = date.timestamp() - chrono::Utc::now().timestamp();
+    Some(Duration::from_secs(wait.max(0) as u64))
+}
+
+fn describe_body(body: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(&body[..body.len().min(512)]);
+    let trimmed = text.trim_start();
+    if trimmed.is_empty() {
+        Some("empty body".to_owned())
+    } else if trimmed.starts_with('<') {
+        Some("HTML page".to_owned())
+    } else if trimmed.starts_with('{') {
+        Some("JSON body".to_owned())
+    } else {
+        Some("text body".to_owned())
+    }
+}
+
+/// Describes a transport failure from its cause chain; reqwest's own text would include the URL.
+fn describe_transport_error(error: &reqwest::Error, timeout: Duration) -> String {
+    if error.is_timeout() {
+        return format!("no response within {} s (timeout)", timeout.as_secs_f64());
+    }
+    let what = if error.is_connect() {
+        "cannot connect"
+    } else if error.is_body() || error.is_decode() {
+        "connection broke while reading the response"
+    } else {
+        "request failed"
+    };
+    let mut causes = Vec::new();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !text.contains("://") && !causes.contains(&text) {
+            causes.push(text);
+        }
+        source = cause.source();
+    }
+    if causes.is_empty() {
+        what.to_owned()
+    } else {
+        format!("{what}: {}", causes.join(": "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn backoff_is_bounded_and_honours_retry_after() {
+        let key = AccessKey::new("k").unwrap();
+        let client = PoolClient::new(ClientConfig::new("http://127.0.0.1:1/v1", key)).unwrap();
+        for attempt in 1..20 {
+            assert!(client.backoff(attempt, None) <= Duration::from_secs(30));
+        }
+        let waited = client.backoff(1, Some(Duration::from_secs(5)));
+        assert!(waited >= Duration::from_secs(5));
+        // An absurd Retry-After is clamped rather than obeyed.
+        let clamped = client.backoff(1, Some(Duration::from_secs(86_400)));
+        assert!(clamped <= MAX_RETRY_AFTER);
+    }
+}

@@ -1,0 +1,129 @@
+//! What can go wrong talking to the pool, and which failures are worth retrying.
+
+use std::time::Duration;
+
+/// Pool error codes that no retry can fix: a bad key or puid, a parameter error, unauthorized.
+pub const PERMANENT_ERR_NOS: [i64; 4] = [1, 401, 20001, 20002];
+/// "Operation failed": the pool's own transient error.
+pub const TRANSIENT_ERR_NO: i64 = 2;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiError {
+    /// The pool answered with a non-zero `err_no`.
+    #[error("{endpoint}: pool error err_no {code}: {message}")]
+    Pool {
+        endpoint: String,
+        code: i64,
+        message: String,
+    },
+    /// A non-2xx HTTP status without a pool error in the body.
+    #[error("{endpoint}: HTTP {status}{}", describe_body(.body_kind))]
+    Http {
+        endpoint: String,
+        status: u16,
+        retry_after: Option<Duration>,
+        body_kind: Option<String>,
+    },
+    /// The request did not complete: timeout, refused or reset connection, broken body.
+    #[error("{endpoint}: {detail}")]
+    Transport { endpoint: String, detail: String },
+    /// The body is not the JSON we expect; `detail` names the field.
+    #[error("{endpoint}: malformed response: {detail}")]
+    Malformed { endpoint: String, detail: String },
+    /// Retries ran out; `last` is the final failure.
+    #[error("{last} (gave up after {attempts} attempts)")]
+    GaveUp { attempts: u32, last: Box<ApiError> },
+}
+
+fn describe_body(kind: &Option<String>) -> String {
+    kind.as_deref()
+        .map(|k| format!(" ({k})"))
+        .unwrap_or_default()
+}
+
+/// How the client should react to a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Stop the run now: retrying cannot help (bad key, bad puid, parameter error).
+    Permanent,
+    /// Retry with backoff, as many times as the attempt bound allows.
+    Transient,
+    /// An unknown pool error: retry a few times, then fail.
+    Doubtful,
+}
+
+impl ApiError {
+    pub fn disposition(&self) -> Disposition {
+        match self {
+            ApiError::Pool { code, .. } if PERMANENT_ERR_NOS.contains(code) => {
+                Disposition::Permanent
+            }
+            ApiError::Pool { code, .. } if *code == TRANSIENT_ERR_NO => Disposition::Transient,
+            ApiError::Pool { .. } => Disposition::Doubtful,
+            ApiError::Http { status, .. } => match status {
+                401 | 403 => Disposition::Permanent,
+                408 | 425 | 429 => Disposition::Transient,
+                500..=599 => Disposition::Transient,
+                _ => Disposition::Doubtful,
+            },
+            ApiError::Transport { .. } | ApiError::Malformed { .. } => Disposition::Transient,
+            ApiError::GaveUp { .. } => Disposition::Permanent,
+        }
+    }
+
+    /// The pool's `err_no`, if the pool sent one.
+    pub fn pool_code(&self) -> Option<i64> {
+        match self {
+            ApiError::Pool { code, .. } => Some(*code),
+            ApiError::GaveUp { last, .. } => last.pool_code(),
+            _ => None,
+        }
+    }
+
+    /// Removes `secret` from every text the error carries (a pool may echo the request).
+    pub fn redacted(self, secret: &str) -> ApiError {
+        let scrub = |text: String| crate::api::secret::redact(&text, secret);
+        match self {
+            ApiError::Pool {
+                endpoint,
+                code,
+                message,
+            } => ApiError::Pool {
+                endpoint: scrub(endpoint),
+                code,
+                message: scrub(message),
+            },
+            ApiError::Http {
+                endpoint,
+                status,
+                retry_after,
+                body_kind,
+            } => ApiError::Http {
+                endpoint: scrub(endpoint),
+                status,
+                retry_after,
+                body_kind: body_kind.map(scrub),
+            },
+            ApiError::Transport { endpoint, detail } => ApiError::Transport {
+                endpoint: scrub(endpoint),
+                detail: scrub(detail),
+            },
+            ApiError::Malformed { endpoint, detail } => ApiError::Malformed {
+                endpoint: scrub(endpoint),
+                detail: scrub(detail),
+            },
+            ApiError::GaveUp { attempts, last } => ApiError::GaveUp {
+                attempts,
+                last: Box::new(last.redacted(secret)),
+            },
+        }
+    }
+
+    /// The server's `Retry-After`, if it sent one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ApiError::Http { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}

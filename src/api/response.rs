@@ -1,0 +1,218 @@
+//! The response envelope `{"err_no":0,"data":...}` and typed parsing of `data`, with errors that
+//! name the endpoint and the field.
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::error::ApiError;
+use super::model::{
+    unit_multiplier, FlexNumber, GroupWire, PageWire, RawTicker, ShareHistoryWire, StatsWire,
+    WorkerWire,
+};
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(default)]
+    err_no: Option<FlexNumber>,
+    #[serde(default)]
+    err_msg: Option<serde_json::Value>,
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+}
+
+/// Parses the envelope and then `data` as `T`. `endpoint` names the call in errors.
+pub fn parse_data<T: DeserializeOwned>(endpoint: &str, body: &[u8]) -> Result<T, ApiError> {
+    let data = envelope_data(endpoint, body)?;
+    if is_empty_json(data.get()) {
+        // An empty `data` with err_no 0 is how a struggling pool fails: retry, never read as "nothing".
+        return Err(ApiError::Malformed {
+            endpoint: endpoint.to_owned(),
+            detail: "field `data` is empty".to_owned(),
+        });
+    }
+    typed_data(endpoint, data)
+}
+
+fn typed_data<T: DeserializeOwned>(endpoint: &str, data: &RawValue) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_str(data.get());
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { String::new() } else { path };
+        ApiError::Malformed {
+            endpoint: endpoint.to_owned(),
+            detail: format!("field `data{}`: {}", dotted(&field), e.inner()),
+        }
+    })
+}
+
+fn dotted(path: &str) -> String {
+    if path.is_empty() || path.starts_with('[') {
+        path.to_owned()
+    } else {
+        format!(".{path}")
+    }
+}
+
+fn envelope_data<'a>(endpoint: &str, body: &'a [u8]) -> Result<&'a RawValue, ApiError> {
+    let malformed = |detail: String| ApiError::Malformed {
+        endpoint: endpoint.to_owned(),
+        detail,
+    };
+    let text = std::str::from_utf8(body)
+        .map_err(|e| malformed(format!("body is not UTF-8 (at byte {})", e.valid_up_to())))?;
+    let envelope: Envelope = serde_json::from_str(text).map_err(|e| {
+        if text.trim_start().starts_with('<') {
+            malformed("body is HTML, not JSON".to_owned())
+        } else if e.is_eof() {
+            malformed(format!("JSON body ends early (truncated after {} bytes)", body.len()))
+        } else {
+            malformed(format!("body is not the JSON envelope: {e}"))
+        }
+    })?;
+    let err_no = match envelope.err_no {
+        Some(FlexNumber(Some(n))) if n.fract() == 0.0 => n as i64,
+        Some(FlexNumber(Some(n))) => return Err(malformed(format!("field `err_no` is {n}"))),
+        // No err_no at all: accept a body that carries data, as lenient clients do.
+        Some(FlexNumber(None)) | None => 0,
+    };
+    if err_no != 0 {
+        return Err(ApiError::Pool {
+            endpoint: endpoint.to_owned(),
+            code: err_no,
+            message: render_err_msg(envelope.err_msg.as_ref()),
+        });
+    }
+    envelope
+        .data
+        .ok_or_else(|| malformed("field `data` is missing".to_owned()))
+}
+
+fn is_empty_json(raw: &str) -> bool {
+    matches!(raw.trim(), "null" | "[]" | "{}" | "\"\"")
+}
+
+/// `err_msg` is a string, an object (`{"message": ...}`) or a map of field -> messages.
+pub fn render_err_msg(err_msg: Option<&serde_json::Value>) -> String {
+    use serde_json::Value;
+    fn flat(value: &Value) -> String {
+        match value {
+            Value::Null => String::new(),
+            Value::String(s) => s.clone(),
+            Value::Array(items) => items.iter().map(flat).collect::<Vec<_>>().join("; "),
+            Value::Object(map) => {
+                if let Some(message) = map.get("message").or_else(|| map.get("msg")) {
+                    return flat(message);
+                }
+                map.iter()
+                    .map(|(field, messages)| format!("{field}: {}", flat(messages)))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            }
+            other => other.to_string(),
+        }
+    }
+    let text = err_msg.map(flat).unwrap_or_default();
+    let text: String = text.chars().filter(|c| !c.is_control()).take(300).collect();
+    if text.trim().is_empty() {
+        "(no message)".to_owned()
+    } else {
+        text
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Normalized results.
+
+/// One page of share history as the pool sent it, with its unit resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShareHistory {
+    /// H/s per unit of `accept`.
+    pub multiplier_hs: f64,
+    /// Every element of `tickers`, including nulls.
+    pub tickers: Vec<RawTicker>,
+}
+
+pub fn parse_share_history(endpoint: &str, body: &[u8]) -> Result<ShareHistory, ApiError> {
+    let wire: ShareHistoryWire = parse_data(endpoint, body)?;
+    let malformed = |detail: String| ApiError::Malformed {
+        endpoint: endpoint.to_owned(),
+        detail,
+    };
+    let tickers = wire
+        .tickers
+        .ok_or_else(|| malformed("field `data.tickers` is missing".to_owned()))?;
+    let has_values = tickers
+        .iter()
+        .any(|t| matches!(t, RawTicker::Values { .. }));
+    let multiplier_hs = match wire.shares_unit {
+        Some(unit) => unit_multiplier(&unit.0).ok_or_else(|| {
+            malformed(format!(
+                "field `data.shares_unit`: unknown unit {:?}",
+                unit.0.chars().take(16).collect::<String>()
+            ))
+        })?,
+        None if has_values => {
+            return Err(malformed("field `data.shares_unit` is missing".to_owned()))
+        }
+        None => 1.0,
+    };
+    Ok(ShareHistory {
+        multiplier_hs,
+        tickers,
+    })
+}
+
+/// A page of a listing, normalized.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListPage<T> {
+    pub items: Vec<T>,
+    pub page_count: Option<u64>,
+    pub total_count: Option<u64>,
+}
+
+fn list_page<T: DeserializeOwned>(endpoint: &str, body: &[u8]) -> Result<ListPage<T>, ApiError> {
+    // Some pools send a bare array instead of the paging object.
+    let data = envelope_data(endpoint, body)?;
+    if matches!(data.get().trim(), "null" | "{}" | "\"\"") {
+        return Err(ApiError::Malformed {
+            endpoint: endpoint.to_owned(),
+            detail: "field `data` is empty".to_owned(),
+        });
+    }
+    if data.get().trim_start().starts_with('[') {
+        let items: Vec<T> = typed_data(endpoint, data)?;
+        return Ok(ListPage {
+            items,
+            page_count: Some(1),
+            total_count: None,
+        });
+    }
+    let wire: PageWire<T> = typed_data(endpoint, data)?;
+    let count = |n: Option<FlexNumber>| {
+        n.and_then(|n| n.0)
+            .filter(|v| *v >= 0.0)
+            .map(|v| v as u64)
+    };
+    let items = wire.list.ok_or_else(|| ApiError::Malformed {
+        endpoint: endpoint.to_owned(),
+        detail: "field `data.list` (or `data.data`) is missing".to_owned(),
+    })?;
+    Ok(ListPage {
+        items,
+        page_count: count(wire.page_count),
+        total_count: count(wire.total_count),
+    })
+}
+
+pub fn parse_worker_page(endpoint: &str, body: &[u8]) -> Result<ListPage<WorkerWire>, ApiError> {
+    list_page(endpoint, body)
+}
+
+pub fn parse_group_page(endpoint: &str, body: &[u8]) -> Result<ListPage<GroupWire>, ApiError> {
+    list_page(endpoint, body)
+}
+
+pub fn parse_stats(endpoint: &str, body: &[u8]) -> Result<StatsWire, ApiError> {
+    parse_data(endpoint, body)
+}

@@ -1,0 +1,156 @@
+//! Command-line definitions (clap). Behaviour lives in the modules each command calls.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "poolhist",
+    version,
+    about = "Collect a mining pool account's hashrate history into SQLite and report uptime and reject rates",
+    long_about = None
+)]
+pub struct Cli {
+    /// SQLite database file [default: poolhist.db; poolhist-demo.db for `demo`]
+    #[arg(long, global = true, env = "POOLHIST_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Copy new share history from the pool into the database (the nightly job)
+    Ingest(IngestArgs),
+    /// Run a local pool simulator serving the API with synthetic data
+    Simulate(crate::simulate::SimulateArgs),
+    /// Offline demo: start the simulator, backfill a database from it, print reports
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Pool API base URL
+    #[arg(
+        long,
+        env = "POOLHIST_API_URL",
+        default_value = "https://pool.api.btc.com/v1",
+        value_name = "URL"
+    )]
+    pub api_url: String,
+
+    /// Sub-account id (puid); repeat for several accounts in one database
+    #[arg(long = "puid", value_name = "N", required = true, env = "POOLHIST_PUID", value_delimiter = ',')]
+    pub puids: Vec<i64>,
+
+    /// File holding the access key (first line); otherwise env POOLHIST_ACCESS_KEY
+    #[arg(long, value_name = "PATH", env = "POOLHIST_ACCESS_KEY_FILE")]
+    pub access_key_file: Option<PathBuf>,
+
+    /// First run only: backfill from a date (2026-10-01, RFC 3339) or a duration back (36h, 7d, 2w)
+    /// [default: as far back as the pool keeps]
+    #[arg(long, value_name = "DATE|DURATION")]
+    pub since: Option<String>,
+
+    /// Requests in flight at once
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+
+    /// Requests per second across all tasks (0 = no limit)
+    #[arg(long, value_name = "REQ_PER_S", default_value_t = 10.0)]
+    pub rate: f64,
+
+    /// Per-request timeout, seconds
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub timeout: u64,
+
+    /// Attempts per request on transient failures before the run fails
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub max_attempts: u32,
+
+    /// Print nothing but errors (for cron)
+    #[arg(long, short)]
+    pub quiet: bool,
+
+    /// Hours of worker hourly history the pool keeps
+    #[arg(long, default_value_t = 72, help_heading = "Pool retention")]
+    pub pool_worker_hours: u32,
+    /// Hours of account hourly history the pool keeps
+    #[arg(long, default_value_t = 720, help_heading = "Pool retention")]
+    pub pool_account_hours: u32,
+    /// Days of worker daily history the pool keeps
+    #[arg(long, default_value_t = 90, help_heading = "Pool retention")]
+    pub pool_worker_days: u32,
+    /// Days of account daily history a first run reaches back
+    #[arg(long, default_value_t = 365, help_heading = "Pool retention")]
+    pub pool_account_days: u32,
+
+    /// Pretend the time is this Unix timestamp (tests)
+    #[arg(long, hide = true)]
+    pub now: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Workers in the simulated farm
+    #[arg(long, default_value_t = 120)]
+    pub workers: u32,
+
+    /// Seed of the simulated farm
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+
+    /// Directory for the monthly report files
+    #[arg(long, value_name = "DIR", default_value = "poolhist-demo-report")]
+    pub out: PathBuf,
+}
+
+/// Parses `--since`: a date (UTC midnight), an RFC 3339 time, or a duration back from `now`.
+pub fn parse_since(text: &str, now: i64) -> Result<i64, String> {
+    let text = text.trim();
+    if let Ok(date) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return date
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc().timestamp())
+            .ok_or_else(|| format!("--since {text}: not a valid date"));
+    }
+    if let Ok(time) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(time.timestamp());
+    }
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("--since {text}: give a date (2026-10-01), an RFC 3339 time or a duration (36h, 7d, 2w)"))?;
+    let (number, unit) = text.split_at(split);
+    let amount: i64 = number
+        .parse()
+        .map_err(|_| format!("--since {text}: the duration needs a number before its unit"))?;
+    let seconds = match unit {
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => {
+            return Err(format!(
+                "--since {text}: unknown unit {unit:?} (use h, d or w; or a date such as 2026-10-01)"
+            ))
+        }
+    };
+    Ok(now - amount.saturating_mul(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_takes_dates_times_and_durations() {
+        let now = 1_764_072_000;
+        assert_eq!(parse_since("2025-11-25", now), Ok(1_764_028_800));
+        assert_eq!(parse_since("2025-11-25T01:00:00Z", now), Ok(1_764_032_400));
+        assert_eq!(parse_since("36h", now), Ok(now - 36 * 3_600));
+        assert_eq!(parse_since("2w", now), Ok(now - 14 * 86_400));
+        assert!(parse_since("2025-13-01", now).is_err());
+        assert!(parse_since("3 fortnights", now).unwrap_err().contains("--since"));
+    }
+}

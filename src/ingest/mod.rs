@@ -1,0 +1,313 @@
+//! One ingest run: list each account's groups and workers, plan every series from its
+//! watermark, fetch pages concurrently under the client's rate limit, and hand them to a single
+//! writer thread that commits each page with its watermark.
+
+pub mod directory;
+pub mod plan;
+mod progress;
+pub mod series;
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+
+use crate::api::{ApiError, ClientConfig, PoolClient};
+use crate::store::{PageWrite, RunTotals, Store, StoreError, WriteCounts};
+pub use plan::PoolRetention;
+use progress::Progress;
+use series::{fetch_series, FetchError, FetchShared, SeriesJob};
+
+/// Pages the fetchers may run ahead of the writer; bounds memory.
+const WRITE_QUEUE_PAGES: usize = 256;
+/// Pages the writer groups into one transaction when they queue up.
+const PAGES_PER_TRANSACTION: usize = 64;
+
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    pub db_path: PathBuf,
+    pub client: ClientConfig,
+    pub puids: Vec<i64>,
+    /// First-run backfill start (Unix seconds); default: as far back as the pool keeps.
+    pub since: Option<i64>,
+    pub concurrency: usize,
+    pub retention: PoolRetention,
+    /// The run's clock; `None` reads the system clock.
+    pub now: Option<i64>,
+    pub show_progress: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IngestSummary {
+    pub run_id: i64,
+    pub accounts: usize,
+    pub workers: usize,
+    pub series: u64,
+    pub requests: u64,
+    pub retries: u64,
+    pub tickers_fetched: u64,
+    pub tickers_rejected: u64,
+    pub counts: WriteCounts,
+    /// Series whose unfetched history had already expired at the pool.
+    pub expired_series: u64,
+    /// Series whose `--since` reached before what the pool keeps.
+    pub since_before_retention: u64,
+    pub seconds: f64,
+}
+
+impl IngestSummary {
+    /// The one line printed at the end of a run.
+    pub fn line(&self) -> String {
+        let mut line = format!(
+            "ingest ok: {} account(s), {} workers, {} series, {} requests ({} retried), {} tickers: {} rows new, {} updated in {:.1} s",
+            self.accounts,
+            self.workers,
+            self.series,
+            self.requests,
+            self.retries,
+            self.tickers_fetched,
+            self.counts.rows_new,
+            self.counts.rows_updated,
+            self.seconds
+        );
+        if self.tickers_rejected > 0 {
+            line.push_str(&format!(
+                "; {} nonsense tickers rejected (negative hashrate, reject outside 0..100 %, bad or future timestamp)",
+                self.tickers_rejected
+            ));
+        }
+        if self.expired_series > 0 {
+            line.push_str(&format!(
+                "; WARNING: history of {} series expired at the pool before it was collected (last run too long ago): see `poolhist gaps`",
+                self.expired_series
+            ));
+        }
+        if self.since_before_retention > 0 {
+            line.push_str(&format!(
+                "; note: --since reaches before what the pool keeps for {} series",
+                self.since_before_retention
+            ));
+        }
+        line
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("{0}")]
+    Api(#[from] ApiError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Config(String),
+    #[error("the database writer stopped unexpectedly")]
+    WriterGone,
+}
+
+pub async fn run(options: IngestOptions) -> Result<IngestSummary, IngestError> {
+    if options.puids.is_empty() {
+        return Err(IngestError::Config(
+            "no --puid given: name the sub-account(s) to collect".to_owned(),
+        ));
+    }
+    let started = Instant::now();
+    let now = options.now.unwrap_or_else(|| chrono::Utc::now().timestamp());
+    let client = Arc::new(PoolClient::new(options.client.clone()).map_err(IngestError::Config)?);
+    let mut store = Store::open(&options.db_path)?;
+    let run_id = store.begin_run(&options.puids, now)?;
+
+    let shared = Arc::new(FetchShared::default());
+    let mut summary = IngestSummary {
+        run_id,
+        accounts: options.puids.len(),
+        ..IngestSummary::default()
+    };
+    let (store, outcome) = fetch_everything(&options, now, &client, store, &shared, &mut summary).await;
+    let mut store = store?;
+
+    let (counts, failure) = match outcome {
+        Ok(counts) => (counts, None),
+        Err((counts, error)) => (counts, Some(error)),
+    };
+    summary.requests = client.requests();
+    summary.retries = client.retries();
+    summary.tickers_fetched = shared.tickers_fetched.load(Ordering::Relaxed);
+    summary.tickers_rejected = shared.tickers_rejected.load(Ordering::Relaxed);
+    summary.counts = counts;
+    summary.expired_series = counts.gaps;
+    summary.seconds = started.elapsed().as_secs_f64();
+    let totals = RunTotals {
+        series_synced: shared.series_done.load(Ordering::Relaxed),
+        requests: summary.requests,
+        tickers_fetched: summary.tickers_fetched,
+        tickers_rejected: summary.tickers_rejected,
+        counts,
+    };
+    let finished_at = chrono::Utc::now().timestamp().max(now);
+    let error_text = failure.as_ref().map(ToString::to_string);
+    store.finish_run(run_id, finished_at, &totals, error_text.as_deref())?;
+    match failure {
+        Some(error) => Err(error),
+        None => Ok(summary),
+    }
+}
+
+type Outcome = Result<WriteCounts, (WriteCounts, IngestError)>;
+
+/// Lists, plans and fetches every account; returns the store (for the run log) and the outcome.
+async fn fetch_everything(
+    options: &IngestOptions,
+    now: i64,
+    client: &Arc<PoolClient>,
+    mut store: Store,
+    shared: &Arc<FetchShared>,
+    summary: &mut IngestSummary,
+) -> (Result<Store, IngestError>, Outcome) {
+    // Directory first (small), on this thread; then the store moves to the writer thread.
+    let mut account_jobs = Vec::new();
+    let mut worker_jobs = Vec::new();
+    for &puid in &options.puids {
+        let directory = match directory::fetch_directory(client, puid).await {
+            Ok(d) => d,
+            Err(e) => return (Ok(store), Err((WriteCounts::default(), e.into()))),
+        };
+        summary.workers += directory.workers.len();
+        let states =
+            match store.upsert_directory(puid, &directory.groups, &directory.workers, now) {
+                Ok(s) => s,
+                Err(e) => return (Ok(store), Err((WriteCounts::default(), e.into()))),
+            };
+        for state in states {
+            let is_worker = state.worker_id.is_some();
+            let retention_slots = options.retention.slots(is_worker, state.dimension);
+            let start = plan::series_start(
+                state.watermark_ts,
+                options.since,
+                now,
+                state.dimension,
+                retention_slots,
+            );
+            if state.watermark_ts.is_none()
+                && start.start_ts < plan::horizon_ts(now, state.dimension, retention_slots)
+            {
+                summary.since_before_retention += 1;
+            }
+            let job = SeriesJob {
+                state,
+                start,
+                retention_slots,
+            };
+            if is_worker {
+                worker_jobs.push(job);
+            } else {
+                account_jobs.push(job);
+            }
+        }
+    }
+    summary.series = (account_jobs.len() + worker_jobs.len()) as u64;
+
+    let (sender, receiver) = mpsc::channel::<PageWrite>(WRITE_QUEUE_PAGES);
+    let run_id = summary.run_id;
+    let writer = std::thread::spawn(move || write_loop(store, receiver, run_id, now));
+    let progress = Progress::start(options.show_progress, summary.series, client, shared);
+
+    // Account series first: they cover the pool's full window and show how many slots one
+    // request gets, which then lets empty worker pages advance safely.
+    let mut result = fetch_jobs(account_jobs, options.concurrency, now, client, shared, &sender).await;
+    if result.is_ok() {
+        result = fetch_jobs(worker_jobs, options.concurrency, now, client, shared, &sender).await;
+    }
+    drop(sender);
+    progress.finish();
+    let (store, counts, write_error) = match writer.join() {
+        Ok(joined) => joined,
+        Err(_) => return (Err(IngestError::WriterGone), Err((WriteCounts::default(), IngestError::WriterGone))),
+    };
+    let outcome = match (write_error, result) {
+        (Some(e), _) => Err((counts, IngestError::Store(e))),
+        (None, Err(FetchError::Api(e))) => Err((counts, IngestError::Api(e))),
+        (None, Err(FetchError::WriterClosed)) => Err((counts, IngestError::WriterGone)),
+        (None, Ok(())) => Ok(counts),
+    };
+    (Ok(store), outcome)
+}
+
+/// Runs `concurrency` fetchers over the jobs; the first error stops them all.
+async fn fetch_jobs(
+    jobs: Vec<SeriesJob>,
+    concurrency: usize,
+    now: i64,
+    client: &Arc<PoolClient>,
+    shared: &Arc<FetchShared>,
+    sender: &mpsc::Sender<PageWrite>,
+) -> Result<(), FetchError> {
+    let queue = Arc::new(Mutex::new(VecDeque::from(jobs)));
+    let mut fetchers = tokio::task::JoinSet::new();
+    for _ in 0..concurrency.max(1) {
+        let queue = Arc::clone(&queue);
+        let client = Arc::clone(client);
+        let shared = Arc::clone(shared);
+        let sender = sender.clone();
+        fetchers.spawn(async move {
+            loop {
+                let job = match queue.lock() {
+                    Ok(mut q) => q.pop_front(),
+                    Err(_) => None,
+                };
+                let Some(job) = job else { return Ok(()) };
+                fetch_series(&client, &job, now, &shared, &sender).await?;
+            }
+        });
+    }
+    let mut first_error = None;
+    while let Some(joined) = fetchers.join_next().await {
+        match joined {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                if first_error.is_none() {
+                    first_error = Some(error);
+                    // Stop the others now; what they already handed over is still committed.
+                    fetchers.abort_all();
+                }
+            }
+            Err(join_error) if join_error.is_cancelled() => {}
+            Err(_) => {
+                first_error.get_or_insert(FetchError::WriterClosed);
+                fetchers.abort_all();
+            }
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// The single writer: commits pages as they come, grouping queued pages into one transaction.
+fn write_loop(
+    mut store: Store,
+    mut receiver: mpsc::Receiver<PageWrite>,
+    run_id: i64,
+    now: i64,
+) -> (Store, WriteCounts, Option<StoreError>) {
+    let mut counts = WriteCounts::default();
+    let mut batch = Vec::with_capacity(PAGES_PER_TRANSACTION);
+    while let Some(page) = receiver.blocking_recv() {
+        batch.push(page);
+        while batch.len() < PAGES_PER_TRANSACTION {
+            match receiver.try_recv() {
+                Ok(page) => batch.push(page),
+                Err(_) => break,
+            }
+        }
+        match store.write_pages(&batch, run_id, now) {
+            Ok(written) => counts += written,
+            Err(e) => {
+                receiver.close();
+                return (store, counts, Some(e));
+            }
+        }
+        batch.clear();
+    }
+    (store, counts, None)
+}
