@@ -25,7 +25,7 @@ pub enum Command {
     /// Copy new share history from the pool into the database (the nightly job)
     Ingest(IngestArgs),
     /// Run a local pool simulator serving the API with synthetic data
-    Simulate(crate::simulate::SimulateArgs),
+    //SIM Simulate(crate::simulate::SimulateArgs),
     /// Offline demo: start the simulator, backfill a database from it, print reports
     Demo(DemoArgs),
 }

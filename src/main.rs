@@ -18,8 +18,9 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Ingest(args) => commands::ingest_command(&args, cli.db).await,
-            Command::Simulate(args) => poolhist::simulate::run(args).await,
-            Command::Demo(args) => commands::demo_command(&args, cli.db).await,
+            //SIM Command::Simulate(args) => poolhist::simulate::run(args).await,
+            //SIM Command::Demo(args) => commands::demo_command(&args, cli.db).await,
+            Command::Demo(_) => unimplemented!(), //SIMTMP
         }
     });
     match result {
