@@ -42,7 +42,13 @@ pub struct IngestArgs {
     pub api_url: String,
 
     /// Sub-account id (puid); repeat for several accounts in one database
-    #[arg(long = "puid", value_name = "N", required = true, env = "POOLHIST_PUID", value_delimiter = ',')]
+    #[arg(
+        long = "puid",
+        value_name = "N",
+        required = true,
+        env = "POOLHIST_PUID",
+        value_delimiter = ','
+    )]
     pub puids: Vec<i64>,
 
     /// File holding the access key (first line); otherwise env POOLHIST_ACCESS_KEY
@@ -69,6 +75,10 @@ pub struct IngestArgs {
     /// Attempts per request on transient failures before the run fails
     #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=50))]
     pub max_attempts: u32,
+
+    /// If another ingest holds the database, wait for it instead of failing at once
+    #[arg(long)]
+    pub wait: bool,
 
     /// Print nothing but errors (for cron)
     #[arg(long, short)]
@@ -130,11 +140,9 @@ pub fn parse_since(text: &str, now: i64) -> Result<i64, String> {
         "h" => 3_600,
         "d" => 86_400,
         "w" => 7 * 86_400,
-        _ => {
-            return Err(format!(
-                "--since {text}: unknown unit {unit:?} (use h, d or w; or a date such as 2026-10-01)"
-            ))
-        }
+        _ => return Err(format!(
+            "--since {text}: unknown unit {unit:?} (use h, d or w; or a date such as 2026-10-01)"
+        )),
     };
     Ok(now - amount.saturating_mul(seconds))
 }
@@ -151,6 +159,8 @@ mod tests {
         assert_eq!(parse_since("36h", now), Ok(now - 36 * 3_600));
         assert_eq!(parse_since("2w", now), Ok(now - 14 * 86_400));
         assert!(parse_since("2025-13-01", now).is_err());
-        assert!(parse_since("3 fortnights", now).unwrap_err().contains("--since"));
+        assert!(parse_since("3 fortnights", now)
+            .unwrap_err()
+            .contains("--since"));
     }
 }

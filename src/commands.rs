@@ -41,7 +41,11 @@ fn warn_if_readable_by_others(path: &Path) {
     }
 }
 
-pub fn ingest_options(args: &IngestArgs, db: PathBuf, key: AccessKey) -> anyhow::Result<IngestOptions> {
+pub fn ingest_options(
+    args: &IngestArgs,
+    db: PathBuf,
+    key: AccessKey,
+) -> anyhow::Result<IngestOptions> {
     let now = args.now;
     let since = match &args.since {
         Some(text) => Some(
@@ -51,10 +55,16 @@ pub fn ingest_options(args: &IngestArgs, db: PathBuf, key: AccessKey) -> anyhow:
         None => None,
     };
     if !(args.rate.is_finite() && args.rate >= 0.0) {
-        bail!("--rate {}: give requests per second, 0 for no limit", args.rate);
+        bail!(
+            "--rate {}: give requests per second, 0 for no limit",
+            args.rate
+        );
     }
     if !(args.api_url.starts_with("http://") || args.api_url.starts_with("https://")) {
-        bail!("--api-url {}: must start with http:// or https://", args.api_url);
+        bail!(
+            "--api-url {}: must start with http:// or https://",
+            args.api_url
+        );
     }
     let mut client = ClientConfig::new(&args.api_url, key);
     client.timeout = Duration::from_secs(args.timeout.max(1));
@@ -74,6 +84,7 @@ pub fn ingest_options(args: &IngestArgs, db: PathBuf, key: AccessKey) -> anyhow:
         },
         now,
         show_progress: !args.quiet,
+        wait_for_lock: args.wait,
     })
 }
 

@@ -8,7 +8,10 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let quiet = matches!(&cli.command, Command::Ingest(args) if args.quiet);
     init_logging(quiet);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -34,7 +37,8 @@ fn main() -> std::process::ExitCode {
 
 fn init_logging(quiet: bool) {
     let default = if quiet { "error" } else { "info" };
-    let filter = EnvFilter::try_from_env("POOLHIST_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let filter =
+        EnvFilter::try_from_env("POOLHIST_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

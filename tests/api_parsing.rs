@@ -11,13 +11,19 @@ fn fixture(name: &str) -> Vec<u8> {
 
 #[test]
 fn share_history_with_string_numbers_and_null_tickers() {
-    let parsed = parse_share_history("/worker/1/share-history", &fixture("share_history_strings_unordered.json"));
+    let parsed = parse_share_history(
+        "/worker/1/share-history",
+        &fixture("share_history_strings_unordered.json"),
+    );
     insta::assert_debug_snapshot!(parsed);
 }
 
 #[test]
 fn share_history_with_json_numbers_and_empty_unit_is_hs() {
-    let parsed = parse_share_history("/worker/share-history", &fixture("share_history_numbers_empty_unit.json"));
+    let parsed = parse_share_history(
+        "/worker/share-history",
+        &fixture("share_history_numbers_empty_unit.json"),
+    );
     let history = parsed.as_ref().expect("parses");
     assert_eq!(history.multiplier_hs, 1.0);
     insta::assert_debug_snapshot!(parsed);
@@ -25,14 +31,20 @@ fn share_history_with_json_numbers_and_empty_unit_is_hs() {
 
 #[test]
 fn bad_cells_reject_one_ticker_not_the_response() {
-    let parsed = parse_share_history("/worker/1/share-history", &fixture("share_history_null_cells_and_junk.json"));
+    let parsed = parse_share_history(
+        "/worker/1/share-history",
+        &fixture("share_history_null_cells_and_junk.json"),
+    );
     insta::assert_debug_snapshot!(parsed);
 }
 
 #[test]
 fn empty_ticker_list_is_valid() {
-    let parsed = parse_share_history("/worker/1/share-history", &fixture("share_history_empty_tickers.json"))
-        .expect("parses");
+    let parsed = parse_share_history(
+        "/worker/1/share-history",
+        &fixture("share_history_empty_tickers.json"),
+    )
+    .expect("parses");
     assert!(parsed.tickers.is_empty());
 }
 
@@ -47,8 +59,12 @@ fn malformed_responses_name_the_endpoint_and_field() {
     ];
     let mut messages = Vec::new();
     for case in cases {
-        let error = parse_share_history("/worker/9/share-history [1h]", &fixture(case)).unwrap_err();
-        assert!(matches!(error, ApiError::Malformed { .. }), "{case}: {error:?}");
+        let error =
+            parse_share_history("/worker/9/share-history [1h]", &fixture(case)).unwrap_err();
+        assert!(
+            matches!(error, ApiError::Malformed { .. }),
+            "{case}: {error:?}"
+        );
         assert_eq!(error.disposition(), Disposition::Transient, "{case}");
         messages.push(format!("{case}: {error}"));
     }
@@ -57,10 +73,17 @@ fn malformed_responses_name_the_endpoint_and_field() {
 
 #[test]
 fn worker_rows_accept_both_field_spellings_and_time_formats() {
-    let parsed = parse_worker_page("/worker", &fixture("workers_page_mixed_rows.json")).expect("parses");
+    let parsed =
+        parse_worker_page("/worker", &fixture("workers_page_mixed_rows.json")).expect("parses");
     assert_eq!(parsed.items.len(), 2);
-    assert_eq!(parsed.items[0].last_share_time.and_then(|t| t.0), Some(1_468_393_691));
-    assert_eq!(parsed.items[1].last_share_time.and_then(|t| t.0), Some(1_423_464_377));
+    assert_eq!(
+        parsed.items[0].last_share_time.and_then(|t| t.0),
+        Some(1_468_393_691)
+    );
+    assert_eq!(
+        parsed.items[1].last_share_time.and_then(|t| t.0),
+        Some(1_423_464_377)
+    );
     assert_eq!(parsed.items[1].worker_id.0, 8_218_046_046_546_768_911);
     assert_eq!(parsed.items[1].last_share_ip.0, "10.0.0.7");
     insta::assert_debug_snapshot!(parsed);
@@ -68,7 +91,8 @@ fn worker_rows_accept_both_field_spellings_and_time_formats() {
 
 #[test]
 fn group_list_parses_numeric_and_string_ids() {
-    let parsed = parse_group_page("/worker/groups", &fixture("groups_page_list.json")).expect("parses");
+    let parsed =
+        parse_group_page("/worker/groups", &fixture("groups_page_list.json")).expect("parses");
     let ids: Vec<i64> = parsed.items.iter().map(|g| g.gid.0).collect();
     assert_eq!(ids, vec![-1, 12]);
     insta::assert_debug_snapshot!(parsed);

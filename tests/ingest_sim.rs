@@ -28,7 +28,9 @@ impl Drop for Pool {
 
 async fn start_pool(config: SimConfig) -> Pool {
     let sim = Arc::new(Simulator::new(config));
-    let (url, server) = simulate::spawn_local(Arc::clone(&sim)).await.expect("simulator starts");
+    let (url, server) = simulate::spawn_local(Arc::clone(&sim))
+        .await
+        .expect("simulator starts");
     Pool { sim, url, server }
 }
 
@@ -54,12 +56,15 @@ fn options(pool: &Pool, db: &Path, now: i64) -> IngestOptions {
         retention: PoolRetention::default(),
         now: Some(now),
         show_progress: false,
+        wait_for_lock: false,
     }
 }
 
 async fn ingest_at(pool: &Pool, db: &Path, now: i64) -> IngestSummary {
     pool.sim.set_now(now);
-    ingest::run(options(pool, db, now)).await.expect("ingest succeeds")
+    ingest::run(options(pool, db, now))
+        .await
+        .expect("ingest succeeds")
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -134,7 +139,9 @@ async fn backfill_stores_every_served_point_exactly() {
             let expected = expected_final_points(&pool.sim, worker_id, dimension, NOW);
             let stored: Vec<&Row> = rows
                 .iter()
-                .filter(|r| r.worker_id == worker_id && r.dimension == dimension.as_str() && !r.provisional)
+                .filter(|r| {
+                    r.worker_id == worker_id && r.dimension == dimension.as_str() && !r.provisional
+                })
                 .collect();
             assert_eq!(
                 stored.len(),
@@ -143,13 +150,24 @@ async fn backfill_stores_every_served_point_exactly() {
             );
             for (row, (ts, hashrate_hs, reject_rate)) in stored.iter().zip(&expected) {
                 assert_eq!(row.ts, *ts);
-                assert!(close(row.hashrate_hs, *hashrate_hs), "{worker_id:?} {dimension} {ts}: {} vs {hashrate_hs}", row.hashrate_hs);
-                assert!(close(row.reject_rate, *reject_rate), "{worker_id:?} {dimension} {ts}: reject {} vs {reject_rate}", row.reject_rate);
+                assert!(
+                    close(row.hashrate_hs, *hashrate_hs),
+                    "{worker_id:?} {dimension} {ts}: {} vs {hashrate_hs}",
+                    row.hashrate_hs
+                );
+                assert!(
+                    close(row.reject_rate, *reject_rate),
+                    "{worker_id:?} {dimension} {ts}: reject {} vs {reject_rate}",
+                    row.reject_rate
+                );
             }
         }
     }
     // The live hour is there, flagged provisional.
-    let live: Vec<&Row> = rows.iter().filter(|r| r.provisional && r.dimension == "1h").collect();
+    let live: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.provisional && r.dimension == "1h")
+        .collect();
     assert!(!live.is_empty());
     assert!(live.iter().all(|r| r.ts == NOW - NOW % HOUR));
 }
@@ -195,12 +213,18 @@ async fn provisional_point_is_replaced_by_the_final_value() {
     let rows = all_rows(&db);
     let replaced = account_live(&rows, live_hour).expect("point kept");
     assert!(!replaced.provisional, "the completed hour is final now");
-    let truth = pool.sim.expected_point(None, Dimension::Hour, live_hour).unwrap();
+    let truth = pool
+        .sim
+        .expected_point(None, Dimension::Hour, live_hour)
+        .unwrap();
     assert!(close(replaced.hashrate_hs, truth.hashrate_hs));
     let new_live = account_live(&rows, live_hour + HOUR).expect("new live point");
     assert!(new_live.provisional);
     // Only the newest hour of each series is provisional.
-    assert!(rows.iter().filter(|r| r.provisional).all(|r| r.ts == later - later % HOUR || r.ts == later - later % DAY));
+    assert!(rows
+        .iter()
+        .filter(|r| r.provisional)
+        .all(|r| r.ts == later - later % HOUR || r.ts == later - later % DAY));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -220,7 +244,9 @@ async fn paging_under_a_count_cap_still_gets_everything() {
     assert_eq!(all_rows(&capped_db), all_rows(&uncapped_db));
     assert!(capped_run.requests > uncapped_run.requests * 5);
     let conn = Connection::open(&capped_db).unwrap();
-    let workers: i64 = conn.query_row("SELECT count(*) FROM v_workers", [], |r| r.get(0)).unwrap();
+    let workers: i64 = conn
+        .query_row("SELECT count(*) FROM v_workers", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(workers, 8);
 }
 
@@ -286,7 +312,10 @@ async fn database_is_private_and_never_holds_the_key() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&db).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&db).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
     let key = SimConfig::default().access_key;
     for entry in std::fs::read_dir(dir.path()).unwrap() {
@@ -311,7 +340,11 @@ async fn workers_that_disappear_from_the_pool_stay_in_the_database() {
     ingest_at(&pool, &db, NOW + HOUR).await;
     let conn = Connection::open(&db).unwrap();
     let name: String = conn
-        .query_row("SELECT worker_name FROM v_workers WHERE worker_id = 999", [], |r| r.get(0))
+        .query_row(
+            "SELECT worker_name FROM v_workers WHERE worker_id = 999",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(name, "retired");
 }

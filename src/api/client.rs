@@ -13,8 +13,7 @@ use reqwest::header::RETRY_AFTER;
 use super::error::{ApiError, Disposition};
 use super::model::{Dimension, GroupWire, StatsWire, WorkerWire};
 use super::response::{
-    parse_group_page, parse_share_history, parse_stats, parse_worker_page, ListPage,
-    ShareHistory,
+    parse_group_page, parse_share_history, parse_stats, parse_worker_page, ListPage, ShareHistory,
 };
 use super::secret::AccessKey;
 
@@ -101,8 +100,14 @@ impl PoolClient {
     }
 
     pub async fn stats(&self, puid: i64) -> Result<StatsWire, ApiError> {
-        self.get("/worker/stats".to_owned(), "/worker/stats", puid, &[], parse_stats)
-            .await
+        self.get(
+            "/worker/stats".to_owned(),
+            "/worker/stats",
+            puid,
+            &[],
+            parse_stats,
+        )
+        .await
     }
 
     pub async fn groups_page(

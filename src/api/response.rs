@@ -65,7 +65,10 @@ fn envelope_data<'a>(endpoint: &str, body: &'a [u8]) -> Result<&'a RawValue, Api
         if text.trim_start().starts_with('<') {
             malformed("body is HTML, not JSON".to_owned())
         } else if e.is_eof() {
-            malformed(format!("JSON body ends early (truncated after {} bytes)", body.len()))
+            malformed(format!(
+                "JSON body ends early (truncated after {} bytes)",
+                body.len()
+            ))
         } else {
             malformed(format!("body is not the JSON envelope: {e}"))
         }
@@ -189,11 +192,7 @@ fn list_page<T: DeserializeOwned>(endpoint: &str, body: &[u8]) -> Result<ListPag
         });
     }
     let wire: PageWire<T> = typed_data(endpoint, data)?;
-    let count = |n: Option<FlexNumber>| {
-        n.and_then(|n| n.0)
-            .filter(|v| *v >= 0.0)
-            .map(|v| v as u64)
-    };
+    let count = |n: Option<FlexNumber>| n.and_then(|n| n.0).filter(|v| *v >= 0.0).map(|v| v as u64);
     let items = wire.list.ok_or_else(|| ApiError::Malformed {
         endpoint: endpoint.to_owned(),
         detail: "field `data.list` (or `data.data`) is missing".to_owned(),

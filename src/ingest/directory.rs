@@ -23,9 +23,10 @@ pub struct Directory {
 /// than the pool's own totals, each status is listed too and the union taken.
 pub async fn fetch_directory(client: &PoolClient, puid: i64) -> Result<Directory, ApiError> {
     let stats = client.stats(puid).await?;
-    let groups = list_all(|page| client.groups_page(puid, page, PAGE_SIZE), |g: &GroupWire| {
-        g.gid.0
-    })
+    let groups = list_all(
+        |page| client.groups_page(puid, page, PAGE_SIZE),
+        |g: &GroupWire| g.gid.0,
+    )
     .await?;
     let mut workers = list_all(
         |page| client.workers_page(puid, "all", page, PAGE_SIZE),

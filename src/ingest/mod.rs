@@ -16,7 +16,7 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 
 use crate::api::{ApiError, ClientConfig, PoolClient};
-use crate::store::{PageWrite, RunTotals, Store, StoreError, WriteCounts};
+use crate::store::{lock, LockError, PageWrite, RunTotals, Store, StoreError, WriteCounts};
 pub use plan::PoolRetention;
 use progress::Progress;
 use series::{fetch_series, FetchError, FetchShared, SeriesJob};
@@ -38,6 +38,8 @@ pub struct IngestOptions {
     /// The run's clock; `None` reads the system clock.
     pub now: Option<i64>,
     pub show_progress: bool,
+    /// Wait for another ingest on the same database instead of failing at once.
+    pub wait_for_lock: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -102,6 +104,8 @@ pub enum IngestError {
     #[error("{0}")]
     Store(#[from] StoreError),
     #[error("{0}")]
+    Locked(#[from] LockError),
+    #[error("{0}")]
     Config(String),
     #[error("the database writer stopped unexpectedly")]
     WriterGone,
@@ -114,8 +118,15 @@ pub async fn run(options: IngestOptions) -> Result<IngestSummary, IngestError> {
         ));
     }
     let started = Instant::now();
-    let now = options.now.unwrap_or_else(|| chrono::Utc::now().timestamp());
+    let now = options
+        .now
+        .unwrap_or_else(|| chrono::Utc::now().timestamp());
     let client = Arc::new(PoolClient::new(options.client.clone()).map_err(IngestError::Config)?);
+    let db_path = options.db_path.clone();
+    let wait = options.wait_for_lock;
+    let _lock = tokio::task::spawn_blocking(move || lock::acquire(&db_path, wait))
+        .await
+        .map_err(|_| IngestError::WriterGone)??;
     let mut store = Store::open(&options.db_path)?;
     let run_id = store.begin_run(&options.puids, now)?;
 
@@ -125,7 +136,8 @@ pub async fn run(options: IngestOptions) -> Result<IngestSummary, IngestError> {
         accounts: options.puids.len(),
         ..IngestSummary::default()
     };
-    let (store, outcome) = fetch_everything(&options, now, &client, store, &shared, &mut summary).await;
+    let (store, outcome) =
+        fetch_everything(&options, now, &client, store, &shared, &mut summary).await;
     let mut store = store?;
 
     let (counts, failure) = match outcome {
@@ -175,11 +187,11 @@ async fn fetch_everything(
             Err(e) => return (Ok(store), Err((WriteCounts::default(), e.into()))),
         };
         summary.workers += directory.workers.len();
-        let states =
-            match store.upsert_directory(puid, &directory.groups, &directory.workers, now) {
-                Ok(s) => s,
-                Err(e) => return (Ok(store), Err((WriteCounts::default(), e.into()))),
-            };
+        let states = match store.upsert_directory(puid, &directory.groups, &directory.workers, now)
+        {
+            Ok(s) => s,
+            Err(e) => return (Ok(store), Err((WriteCounts::default(), e.into()))),
+        };
         for state in states {
             let is_worker = state.worker_id.is_some();
             let retention_slots = options.retention.slots(is_worker, state.dimension);
@@ -216,15 +228,36 @@ async fn fetch_everything(
 
     // Account series first: they cover the pool's full window and show how many slots one
     // request gets, which then lets empty worker pages advance safely.
-    let mut result = fetch_jobs(account_jobs, options.concurrency, now, client, shared, &sender).await;
+    let mut result = fetch_jobs(
+        account_jobs,
+        options.concurrency,
+        now,
+        client,
+        shared,
+        &sender,
+    )
+    .await;
     if result.is_ok() {
-        result = fetch_jobs(worker_jobs, options.concurrency, now, client, shared, &sender).await;
+        result = fetch_jobs(
+            worker_jobs,
+            options.concurrency,
+            now,
+            client,
+            shared,
+            &sender,
+        )
+        .await;
     }
     drop(sender);
     progress.finish();
     let (store, counts, write_error) = match writer.join() {
         Ok(joined) => joined,
-        Err(_) => return (Err(IngestError::WriterGone), Err((WriteCounts::default(), IngestError::WriterGone))),
+        Err(_) => {
+            return (
+                Err(IngestError::WriterGone),
+                Err((WriteCounts::default(), IngestError::WriterGone)),
+            )
+        }
     };
     let outcome = match (write_error, result) {
         (Some(e), _) => Err((counts, IngestError::Store(e))),

@@ -252,14 +252,23 @@ mod tests {
         assert_eq!(gap, Some((watermark + 3_600, horizon - 3_600)));
         // If the pool still served older points than we thought, the gap shrinks accordingly.
         let served_earlier = watermark + 10 * 3_600;
-        let gap = expired_gap(start.expired_from, Some(served_earlier), NOW, Dimension::Hour, 72);
+        let gap = expired_gap(
+            start.expired_from,
+            Some(served_earlier),
+            NOW,
+            Dimension::Hour,
+            72,
+        );
         assert_eq!(gap, Some((watermark + 3_600, served_earlier - 3_600)));
     }
 
     #[test]
     fn count_never_asks_past_now_or_above_the_maximum() {
         assert_eq!(count_for(1_764_072_000, NOW, Dimension::Hour), 1);
-        assert_eq!(count_for(1_764_072_000 - 71 * 3_600, NOW, Dimension::Hour), 72);
+        assert_eq!(
+            count_for(1_764_072_000 - 71 * 3_600, NOW, Dimension::Hour),
+            72
+        );
         assert_eq!(count_for(0, NOW, Dimension::Day), MAX_COUNT);
     }
 
@@ -290,13 +299,13 @@ mod tests {
     fn nonsense_points_are_rejected_and_counted() {
         let page = normalize_page(
             &history(vec![
-                values(1_764_068_400.0, -5.0, 0.1),   // negative hashrate
-                values(1_764_068_400.0, 5.0, 101.0),  // reject over 100 %
-                values(1_764_068_401.0, 5.0, 0.1),    // not on the hour
-                values(1_764_079_200.0, 5.0, 0.1),    // in the future
-                RawTicker::Invalid,                   // not numbers
-                RawTicker::Null,                      // no data: not an error
-                values(1_764_064_800.0, 5.0, 0.1),    // fine
+                values(1_764_068_400.0, -5.0, 0.1),  // negative hashrate
+                values(1_764_068_400.0, 5.0, 101.0), // reject over 100 %
+                values(1_764_068_401.0, 5.0, 0.1),   // not on the hour
+                values(1_764_079_200.0, 5.0, 0.1),   // in the future
+                RawTicker::Invalid,                  // not numbers
+                RawTicker::Null,                     // no data: not an error
+                values(1_764_064_800.0, 5.0, 0.1),   // fine
             ]),
             Dimension::Hour,
             NOW,

@@ -55,7 +55,10 @@ impl Progress {
                         bar.set_message(format!("{tickers} tickers, {requests} requests"));
                     }
                     None => {
-                        while series_total > 0 && done * 10 >= next_tenth * series_total && next_tenth <= 10 {
+                        while series_total > 0
+                            && done * 10 >= next_tenth * series_total
+                            && next_tenth <= 10
+                        {
                             tracing::info!(
                                 "progress: {done}/{series_total} series, {tickers} tickers, {requests} requests"
                             );

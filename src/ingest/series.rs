@@ -92,7 +92,12 @@ pub async fn fetch_series(
             .tickers_rejected
             .fetch_add(page.rejected, Ordering::Relaxed);
 
-        let newest = page.tickers.iter().map(|t| t.ts).filter(|ts| *ts >= cursor).max();
+        let newest = page
+            .tickers
+            .iter()
+            .map(|t| t.ts)
+            .filter(|ts| *ts >= cursor)
+            .max();
         let next_cursor = match newest {
             Some(newest) => {
                 let covered_slots = ((newest - cursor) / step + 1).min(i64::from(count)) as u32;

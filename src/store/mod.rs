@@ -1,9 +1,11 @@
 //! SQLite storage: opening with the right pragmas and file mode, migrations, and the writes
 //! the ingest makes. Reports only read, through the views declared in `migrations/`.
 
+pub mod lock;
 mod open;
 mod write;
 
+pub use lock::{IngestLock, LockError};
 pub use open::{known_schema_version, open, open_read_only, StoreError, APPLICATION_ID};
 pub use write::{
     watermark, GroupRow, PageWrite, RunTotals, SeriesState, Store, TickerRow, WorkerRow,

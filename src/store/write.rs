@@ -191,7 +191,12 @@ impl Store {
     }
 
     /// Writes pages in one transaction (each page with its own watermark).
-    pub fn write_pages(&mut self, pages: &[PageWrite], run_id: i64, now: i64) -> Result<WriteCounts, StoreError> {
+    pub fn write_pages(
+        &mut self,
+        pages: &[PageWrite],
+        run_id: i64,
+        now: i64,
+    ) -> Result<WriteCounts, StoreError> {
         let result = (|| {
             let tx = self.conn.transaction()?;
             let mut counts = WriteCounts::default();
@@ -341,7 +346,11 @@ fn write_page(
                last_synced_at = IFNULL(?3, last_synced_at) \
              WHERE series_id = ?1",
         )?
-        .execute(params![page.series_id, page.covered_through, page.finished_at])?;
+        .execute(params![
+            page.series_id,
+            page.covered_through,
+            page.finished_at
+        ])?;
     }
     Ok(counts)
 }

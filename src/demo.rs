@@ -1,0 +1,57 @@
+//! `poolhist demo`: the whole nightly path, offline. Starts the simulator on a free loopback
+//! port, backfills a database from it, runs the nightly (incremental) ingest once more, and
+//! prints the reports.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::api::{AccessKey, ClientConfig};
+use crate::cli::DemoArgs;
+use crate::commands::DEFAULT_DEMO_DB;
+use crate::ingest::{self, IngestOptions, PoolRetention};
+use crate::simulate::{self, SimConfig, Simulator};
+
+pub async fn demo_command(args: &DemoArgs, db: Option<PathBuf>) -> anyhow::Result<()> {
+    let db = db.unwrap_or_else(|| PathBuf::from(DEFAULT_DEMO_DB));
+    let config = SimConfig {
+        workers: args.workers,
+        seed: args.seed,
+        ..SimConfig::default()
+    };
+    let sim = Arc::new(Simulator::new(config.clone()));
+    let (url, server) = simulate::spawn_local(Arc::clone(&sim))
+        .await
+        .context("cannot start the simulated pool on loopback")?;
+    println!(
+        "demo: simulated pool with {} workers (seed {}) at {url}",
+        config.workers, config.seed
+    );
+    println!("demo: database {}", db.display());
+
+    let key = AccessKey::new(config.access_key.clone()).map_err(|e| anyhow::anyhow!(e))?;
+    let options = IngestOptions {
+        db_path: db.clone(),
+        client: ClientConfig::new(&url, key),
+        puids: vec![config.puid],
+        since: None,
+        concurrency: 8,
+        retention: PoolRetention {
+            worker_hours: config.worker_hours,
+            account_hours: config.account_hours,
+            worker_days: config.worker_days,
+            account_days: config.account_days,
+        },
+        now: None,
+        show_progress: true,
+        wait_for_lock: false,
+    };
+    let backfill = ingest::run(options.clone()).await.context("demo backfill")?;
+    println!("demo: first run   {}", backfill.line());
+    let nightly = ingest::run(options).await.context("demo nightly run")?;
+    println!("demo: nightly run {}", nightly.line());
+    server.abort();
+
+    crate::report::demo_reports(&db, &args.out)
+}

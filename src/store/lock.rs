@@ -1,0 +1,99 @@
+//! One ingest at a time per database: an exclusive OS lock on `<db>.lock`. The OS releases it
+//! when the holder exits, however it exits, so a killed run never leaves a stale lock behind.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("another ingest holds {db} since {since}; try again later or pass --wait")]
+    Held { db: PathBuf, since: String },
+    #[error("cannot lock {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Held for the whole run; dropping it releases the lock.
+#[derive(Debug)]
+pub struct IngestLock {
+    _file: File,
+}
+
+pub fn lock_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+/// Takes the lock, or fails at once naming the holder (or, with `wait`, waits for it).
+pub fn acquire(db: &Path, wait: bool) -> Result<IngestLock, LockError> {
+    let path = lock_path(db);
+    let io = |source| LockError::Io {
+        path: path.clone(),
+        source,
+    };
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&path).map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) if wait => {
+            tracing::info!("waiting for {}", holder_description(&mut file));
+            file.lock().map_err(io)?;
+        }
+        Err(TryLockError::WouldBlock) => {
+            return Err(LockError::Held {
+                db: db.to_owned(),
+                since: holder_description(&mut file),
+            })
+        }
+        Err(TryLockError::Error(e)) => return Err(io(e)),
+    }
+    let stamp = format!(
+        "{} (pid {})\n",
+        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"),
+        std::process::id()
+    );
+    file.set_len(0).map_err(io)?;
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    file.write_all(stamp.as_bytes()).map_err(io)?;
+    file.flush().map_err(io)?;
+    Ok(IngestLock { _file: file })
+}
+
+fn holder_description(file: &mut File) -> String {
+    let mut text = String::new();
+    let _ = file.seek(SeekFrom::Start(0));
+    let _ = file.read_to_string(&mut text);
+    let text = text.trim();
+    if text.is_empty() {
+        "an unknown time".to_owned()
+    } else {
+        text.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_holder_is_refused_with_the_first_ones_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("x.db");
+        let first = acquire(&db, false).unwrap();
+        let error = acquire(&db, false).unwrap_err().to_string();
+        assert!(error.contains("another ingest holds"), "{error}");
+        assert!(error.contains("pid"), "{error}");
+        drop(first);
+        acquire(&db, false).unwrap();
+    }
+}
