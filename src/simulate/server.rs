@@ -448,8 +448,8 @@ impl Simulator {
             .map(|(i, group)| {
                 let [active, inactive, dead] = counts[i];
                 let [s1m, s5m, s15m, s1d] = shares[i];
-                let unit = wire::pick_unit(s15m, 4, request.choice(100 + i as u64));
-                let unit_1d = wire::pick_unit(s1d, 4, request.choice(200 + i as u64));
+                let unit = wire::pick_display_unit(s15m, 4, request.choice(100 + i as u64));
+                let unit_1d = wire::pick_display_unit(s1d, 4, request.choice(200 + i as u64));
                 let scale = wire::unit_scale(unit);
                 let salt = i as u64 * 16;
                 json!({
@@ -486,7 +486,7 @@ impl Simulator {
             sums[1] += worker.shares_5m_hs;
             sums[2] += worker.shares_15m_hs;
         }
-        let unit = wire::pick_unit(sums[2], 5, request.choice(4));
+        let unit = wire::pick_display_unit(sums[2], 5, request.choice(4));
         let scale = wire::unit_scale(unit);
         json!({
             "shares_1m": wire::short(sums[0] / scale),
@@ -527,20 +527,6 @@ impl Simulator {
         };
         let (page, page_size) = request.paging(self.config.max_page_size)?;
 
-        let now = self.now();
-        let mut rows: Vec<WorkerNow<'_>> = self
-            .world
-            .workers
-            .iter()
-            .filter(|spec| gid.is_none_or(|gid| self.world.groups[spec.group].gid == gid))
-            .filter(|spec| {
-                filter
-                    .as_deref()
-                    .is_none_or(|needle| spec.name.to_lowercase().contains(needle))
-            })
-            .map(|spec| self.worker_now(spec, now))
-            .filter(|worker| status.is_none_or(|status| worker.status == status))
-            .collect();
         let key: fn(&WorkerNow<'_>, &WorkerNow<'_>) -> Ordering = match order_by {
             "worker_id" => |a, b| a.spec.id.cmp(&b.spec.id),
             "worker_name" => |a, b| a.spec.name.cmp(&b.spec.name),
@@ -553,11 +539,47 @@ impl Simulator {
             _ => return Err(ApiError::param("order_by", "is not a sortable field")),
         };
         // Ties broken by id, so pages never overlap.
-        rows.sort_by(|a, b| {
+        let order = |a: &WorkerNow<'_>, b: &WorkerNow<'_>| {
             let by_key = if ascending { key(a, b) } else { key(b, a) };
             by_key.then(a.spec.id.cmp(&b.spec.id))
-        });
-        let (rows, envelope) = page_of(rows, page, page_size);
+        };
+
+        let now = self.now();
+        let candidates = self
+            .world
+            .workers
+            .iter()
+            .filter(|spec| gid.is_none_or(|gid| self.world.groups[spec.group].gid == gid))
+            .filter(|spec| {
+                filter
+                    .as_deref()
+                    .is_none_or(|needle| spec.name.to_lowercase().contains(needle))
+            })
+            .filter(|spec| status.is_none_or(|status| self.world.status_at(spec, now) == status));
+        let (rows, envelope) = if matches!(order_by, "worker_id" | "worker_name") {
+            // The live numbers are only needed for the rows on the page.
+            let mut specs: Vec<&WorkerSpec> = candidates.collect();
+            specs.sort_by(|a, b| {
+                let by_key = if order_by == "worker_name" {
+                    a.name.cmp(&b.name)
+                } else {
+                    a.id.cmp(&b.id)
+                };
+                let by_key = if ascending { by_key } else { by_key.reverse() };
+                by_key.then(a.id.cmp(&b.id))
+            });
+            let (specs, envelope) = page_of(specs, page, page_size);
+            let rows: Vec<WorkerNow<'_>> = specs
+                .into_iter()
+                .map(|spec| self.worker_now(spec, now))
+                .collect();
+            (rows, envelope)
+        } else {
+            let mut rows: Vec<WorkerNow<'_>> =
+                candidates.map(|spec| self.worker_now(spec, now)).collect();
+            rows.sort_by(order);
+            page_of(rows, page, page_size)
+        };
         let style = NumberStyle::pick(request.choice(5));
         let rows = rows
             .iter()
@@ -570,8 +592,8 @@ impl Simulator {
     fn worker_row(&self, worker: &WorkerNow<'_>, style: NumberStyle, choice: u64) -> Value {
         let spec = worker.spec;
         let group = &self.world.groups[spec.group];
-        let unit = wire::pick_unit(worker.shares_15m_hs, 4, choice);
-        let unit_1d = wire::pick_unit(worker.shares_1d_hs, 4, choice >> 8);
+        let unit = wire::pick_display_unit(worker.shares_15m_hs, 4, choice);
+        let unit_1d = wire::pick_display_unit(worker.shares_1d_hs, 4, choice >> 8);
         let scale = wire::unit_scale(unit);
         let mut row = Map::new();
         row.insert("gid".into(), style.int(group.gid, 1));
@@ -636,8 +658,8 @@ impl Simulator {
         let spec = &self.world.workers[index];
         let worker = self.worker_now(spec, self.now());
         let choice = request.choice(6);
-        let unit = wire::pick_unit(worker.shares_15m_hs, 4, choice);
-        let unit_1d = wire::pick_unit(worker.shares_1d_hs, 4, choice >> 8);
+        let unit = wire::pick_display_unit(worker.shares_15m_hs, 4, choice);
+        let unit_1d = wire::pick_display_unit(worker.shares_1d_hs, 4, choice >> 8);
         let scale = wire::unit_scale(unit);
         json!({
             "worker_id": spec.id,

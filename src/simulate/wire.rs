@@ -38,6 +38,21 @@ pub(crate) fn pick_unit(max_hs: f64, fallback: usize, choice: u64) -> usize {
     }
 }
 
+/// A unit for a 2-decimal display field: the natural one or the one below, never one that
+/// would show 0.00.
+pub(crate) fn pick_display_unit(hashrate_hs: f64, fallback: usize, choice: u64) -> usize {
+    let natural = if hashrate_hs > 0.0 {
+        natural_unit(hashrate_hs)
+    } else {
+        fallback
+    };
+    if choice.is_multiple_of(3) {
+        natural.saturating_sub(1)
+    } else {
+        natural
+    }
+}
+
 /// How a response spells its numbers.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum NumberStyle {
