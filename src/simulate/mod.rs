@@ -3,6 +3,21 @@
 //!
 //! `world` holds the synthetic account (a pure function of the seed and the start hour),
 //! `server` the HTTP endpoints, `wire` the JSON spelling.
+//!
+//! Quirks served, each chosen by hash of the seed and the request (the same request gets the
+//! same answer; parameters other than `access_key` pick the variant):
+//! - share-history: ticker elements as strings, numbers, or a mix; `shares_unit` the natural
+//!   unit or a neighbour (a worker in G/T/P, the account in T/P/E); completed tickers shuffled
+//!   in one response of four (the live one stays last); slots without data (outside retention,
+//!   before a worker joined) sent as `null` or left out, per slot; `count` cut at `max_count`.
+//! - Without `real_point` the current slot is hidden for its first 5 minutes, then reads low
+//!   (final value x elapsed fraction); with it, it is the live value, moving every minute.
+//! - `/worker` rows: `accept_count` or `total_accept`, `last_share_ip` or `last_ip`,
+//!   `last_share_time` as Unix seconds or `"YYYY-MM-DD HH:MM:SS"`, ids as strings or numbers;
+//!   rows under `data` (groups under `list`); `page_size` cut at `max_page_size`.
+//! - Errors: HTTP 200 with `err_no` and `err_msg` as a string, `{"message": ..}` or a field map
+//!   `{"dimension": ["is required"]}`; a missing key is err_no 401, sometimes with HTTP 401;
+//!   unknown paths are HTTP 404 with err_no 1.
 
 mod server;
 mod wire;
@@ -286,7 +301,7 @@ impl Simulator {
     }
 }
 
-/// `poolhist simulate`: serve a synthetic pool account on loopback.
+/// Serve a synthetic pool account: the pool API v1 with deterministic data and its quirks.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SimulateArgs {
     /// Address to listen on (port 0 picks a free port)

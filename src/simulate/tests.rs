@@ -157,6 +157,12 @@ fn veteran(sim: &Simulator) -> SimWorker {
 }
 
 #[test]
+fn simulator_is_shared_across_tasks() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Simulator>();
+}
+
+#[test]
 fn same_seed_serves_identical_responses_and_another_seed_differs() {
     let a = sim_with(30, |_| {});
     let b = sim_with(30, |_| {});
