@@ -25,7 +25,7 @@ pub enum Command {
     /// Copy new share history from the pool into the database (the nightly job)
     Ingest(IngestArgs),
     /// Run a local pool simulator serving the API with synthetic data
-    //SIM Simulate(crate::simulate::SimulateArgs),
+    Simulate(crate::simulate::SimulateArgs),
     /// Offline demo: start the simulator, backfill a database from it, print reports
     Demo(DemoArgs),
 }
@@ -140,9 +140,11 @@ pub fn parse_since(text: &str, now: i64) -> Result<i64, String> {
         "h" => 3_600,
         "d" => 86_400,
         "w" => 7 * 86_400,
-        _ => return Err(format!(
+        _ => {
+            return Err(format!(
             "--since {text}: unknown unit {unit:?} (use h, d or w; or a date such as 2026-10-01)"
-        )),
+        ))
+        }
     };
     Ok(now - amount.saturating_mul(seconds))
 }

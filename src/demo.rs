@@ -47,11 +47,47 @@ pub async fn demo_command(args: &DemoArgs, db: Option<PathBuf>) -> anyhow::Resul
         show_progress: true,
         wait_for_lock: false,
     };
-    let backfill = ingest::run(options.clone()).await.context("demo backfill")?;
+    let backfill = ingest::run(options.clone())
+        .await
+        .context("demo backfill")?;
     println!("demo: first run   {}", backfill.line());
     let nightly = ingest::run(options).await.context("demo nightly run")?;
     println!("demo: nightly run {}", nightly.line());
     server.abort();
 
-    crate::report::demo_reports(&db, &args.out)
+    print_plain_summary(&db)
+}
+
+/// A plain SQL summary of the last two complete days (the full reports are `poolhist report`).
+fn print_plain_summary(db: &std::path::Path) -> anyhow::Result<()> {
+    let conn = crate::store::open_read_only(db)?;
+    let mut stmt = conn.prepare(
+        "WITH recent AS (
+           SELECT worker_id, worker_name, hashrate_hs, reject_rate FROM v_tickers
+           WHERE dimension = '1h' AND worker_id IS NOT NULL AND NOT provisional
+             AND ts >= (SELECT max(ts) FROM v_tickers WHERE dimension = '1h' AND NOT provisional) - 47 * 3600)
+         SELECT worker_name, sum(hashrate_hs > 0) AS hours_up, count(*) AS hours,
+                sum(hashrate_hs * reject_rate) / nullif(sum(hashrate_hs), 0) AS reject_rate
+         FROM recent GROUP BY worker_id ORDER BY 1.0 * hours_up / hours, reject_rate DESC LIMIT 10",
+    )?;
+    println!("\nworst 10 workers over the last 48 stored hours:");
+    println!("{:<40} {:>9} {:>12}", "worker", "uptime", "reject rate");
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, Option<f64>>(3)?,
+        ))
+    })?;
+    for row in rows {
+        let (name, up, total, reject) = row?;
+        println!(
+            "{:<40} {:>8.1}% {:>11.3}%",
+            name,
+            100.0 * up as f64 / total.max(1) as f64,
+            100.0 * reject.unwrap_or(0.0)
+        );
+    }
+    Ok(())
 }

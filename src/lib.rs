@@ -6,5 +6,7 @@
 pub mod api;
 pub mod cli;
 pub mod commands;
+pub mod demo;
 pub mod ingest;
+pub mod simulate;
 pub mod store;

@@ -21,9 +21,8 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Ingest(args) => commands::ingest_command(&args, cli.db).await,
-            //SIM Command::Simulate(args) => poolhist::simulate::run(args).await,
-            //SIM Command::Demo(args) => commands::demo_command(&args, cli.db).await,
-            Command::Demo(_) => unimplemented!(), //SIMTMP
+            Command::Simulate(args) => poolhist::simulate::run(args).await,
+            Command::Demo(args) => poolhist::demo::demo_command(&args, cli.db).await,
         }
     });
     match result {

@@ -12,8 +12,9 @@ use crate::store::{PageWrite, SeriesState};
 /// What the fetchers learn and count, shared by all of them.
 #[derive(Debug)]
 pub struct FetchShared {
-    /// Per dimension (hour, day): the most slots one request has been seen to cover. An empty
-    /// page advances the cursor by this much, never by more than the pool is known to serve.
+    /// Per dimension (hour, day): the most slots one request has been seen to cover (0 until a
+    /// page shows it). An empty page advances the cursor by this much, so never by more than the
+    /// pool is known to serve, whatever cap it applies silently.
     pub slots_per_request: [AtomicU32; 2],
     pub tickers_fetched: AtomicU64,
     pub tickers_rejected: AtomicU64,
@@ -23,10 +24,7 @@ pub struct FetchShared {
 impl Default for FetchShared {
     fn default() -> FetchShared {
         FetchShared {
-            slots_per_request: [
-                AtomicU32::new(plan::MIN_ASSUMED_SLOTS),
-                AtomicU32::new(plan::MIN_ASSUMED_SLOTS),
-            ],
+            slots_per_request: [AtomicU32::new(0), AtomicU32::new(0)],
             tickers_fetched: AtomicU64::new(0),
             tickers_rejected: AtomicU64::new(0),
             series_done: AtomicU64::new(0),
@@ -107,7 +105,10 @@ pub async fn fetch_series(
                 newest + step
             }
             None => {
-                let known = shared.slots_cell(dimension).load(Ordering::Relaxed);
+                let known = match shared.slots_cell(dimension).load(Ordering::Relaxed) {
+                    0 => plan::MIN_ASSUMED_SLOTS,
+                    seen => seen,
+                };
                 cursor + i64::from(known.min(count).max(1)) * step
             }
         };

@@ -302,11 +302,14 @@ fn write_page(
         "INSERT INTO tickers (series_id, ts, hashrate_hs, reject_rate, provisional) \
          VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (series_id, ts) DO NOTHING",
     )?;
-    // Only rows whose values changed are touched, so a re-run changes nothing.
+    // Only rows whose values changed are touched, so a re-run changes nothing. The same point
+    // sent in another unit letter differs in the last bits: that is not a change.
     let mut update = tx.prepare_cached(
         "UPDATE tickers SET hashrate_hs = ?3, reject_rate = ?4, provisional = ?5 \
          WHERE series_id = ?1 AND ts = ?2 \
-           AND (hashrate_hs IS NOT ?3 OR reject_rate IS NOT ?4 OR provisional IS NOT ?5)",
+           AND (provisional IS NOT ?5 \
+                OR abs(hashrate_hs - ?3) > 1e-9 * max(abs(hashrate_hs), abs(?3)) \
+                OR abs(reject_rate - ?4) > 1e-12)",
     )?;
     for ticker in &page.tickers {
         let values = params![

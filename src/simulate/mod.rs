@@ -1,0 +1,396 @@
+//! The local pool: a deterministic server of the pool API v1 (see `shared/api/pool-api-v1.md`)
+//! with the quirks real clients meet, for the demo, the ingest tests and the benchmarks.
+//!
+//! `world` holds the synthetic account (a pure function of the seed and the start hour),
+//! `server` the HTTP endpoints, `wire` the JSON spelling.
+//!
+//! Quirks served, each chosen by hash of the seed and the request (the same request gets the
+//! same answer; parameters other than `access_key` pick the variant):
+//! - share-history: ticker elements as strings, numbers, or a mix; `shares_unit` the natural
+//!   unit or a neighbour (a worker in G/T/P, the account in T/P/E); completed tickers shuffled
+//!   in one response of four (the live one stays last); slots without data (outside retention,
+//!   before a worker joined) sent as `null` or left out, per slot; `count` cut at `max_count`.
+//! - Without `real_point` the current slot is hidden for its first 5 minutes, then reads low
+//!   (final value x elapsed fraction); with it, it is the live value, moving every minute.
+//! - `/worker` rows: `accept_count` or `total_accept`, `last_share_ip` or `last_ip`,
+//!   `last_share_time` as Unix seconds or `"YYYY-MM-DD HH:MM:SS"`, ids as strings or numbers;
+//!   rows under `data` (groups under `list`); `page_size` cut at `max_page_size`.
+//! - Errors: HTTP 200 with `err_no` and `err_msg` as a string, `{"message": ..}` or a field map
+//!   `{"dimension": ["is required"]}`; a missing key is err_no 401, sometimes with HTTP 401;
+//!   unknown paths are HTTP 404 with err_no 1.
+
+mod server;
+mod wire;
+mod world;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use anyhow::Context as _;
+
+use crate::api::Dimension;
+
+pub use server::{serve, spawn_local};
+
+use world::{floor_to, Series, World};
+
+/// What the simulated pool serves; see `SimulateArgs` for the meaning of each knob.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub workers: u32,
+    pub seed: u64,
+    pub access_key: String,
+    pub puid: i64,
+    /// Retention, in slots back from the current one (inclusive).
+    pub worker_hours: u32,
+    pub account_hours: u32,
+    pub worker_days: u32,
+    pub account_days: u32,
+    /// Silent cap on share-history `count`.
+    pub max_count: u32,
+    /// Silent cap on list `page_size`.
+    pub max_page_size: u32,
+    /// Fixed clock (Unix seconds); None follows the system clock.
+    pub now: Option<i64>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            workers: 50,
+            seed: 1,
+            access_key: "r_demo_observer_key".to_string(),
+            puid: 1001,
+            worker_hours: 72,
+            account_hours: 720,
+            worker_days: 90,
+            account_days: 365,
+            max_count: 240,
+            max_page_size: 50,
+            now: None,
+        }
+    }
+}
+
+/// A hashrate point as the pool means it, in plain units.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SimPoint {
+    pub hashrate_hs: f64,
+    /// Fraction 0..1 of shares rejected (accept-weighted where aggregated).
+    pub reject_rate: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SimWorkerStatus {
+    Active,
+    Inactive,
+    Dead,
+}
+
+impl SimWorkerStatus {
+    /// The API's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SimWorkerStatus::Active => "ACTIVE",
+            SimWorkerStatus::Inactive => "INACTIVE",
+            SimWorkerStatus::Dead => "DEAD",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimWorker {
+    pub id: i64,
+    pub name: String,
+    pub gid: i64,
+    pub group_name: String,
+    /// Status at the simulator's `now`.
+    pub status: SimWorkerStatus,
+    /// First hour with data (Unix seconds).
+    pub first_ts: i64,
+    /// First hour without hashrate for a worker that stopped for good.
+    pub stopped_ts: Option<i64>,
+}
+
+/// The endpoints, as counted in `SimStats`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EndpointKind {
+    Groups,
+    Stats,
+    WorkerList,
+    WorkerDetail,
+    AccountHistory,
+    WorkerHistory,
+    WorkerUpdate,
+    /// Unknown paths and methods.
+    Unknown,
+}
+
+impl EndpointKind {
+    pub const ALL: [EndpointKind; 8] = [
+        EndpointKind::Groups,
+        EndpointKind::Stats,
+        EndpointKind::WorkerList,
+        EndpointKind::WorkerDetail,
+        EndpointKind::AccountHistory,
+        EndpointKind::WorkerHistory,
+        EndpointKind::WorkerUpdate,
+        EndpointKind::Unknown,
+    ];
+}
+
+/// What the simulator has served since it started (or since `reset_stats`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SimStats {
+    pub requests: u64,
+    pub requests_by_kind: BTreeMap<EndpointKind, u64>,
+    /// Non-null tickers in share-history responses.
+    pub tickers_served: u64,
+    /// Responses with a non-zero err_no.
+    pub errors_served: u64,
+}
+
+impl SimStats {
+    pub fn requests_of(&self, kind: EndpointKind) -> u64 {
+        self.requests_by_kind.get(&kind).copied().unwrap_or(0)
+    }
+
+    /// Account and worker share-history requests.
+    pub fn history_requests(&self) -> u64 {
+        self.requests_of(EndpointKind::AccountHistory)
+            + self.requests_of(EndpointKind::WorkerHistory)
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    requests: [AtomicU64; EndpointKind::ALL.len()],
+    tickers: AtomicU64,
+    errors: AtomicU64,
+}
+
+/// The simulator's clock: the system time, or a fixed time that tests set and move.
+struct SimClock {
+    /// `FOLLOW_SYSTEM`, or the fixed time.
+    fixed: AtomicI64,
+}
+
+const FOLLOW_SYSTEM: i64 = i64::MIN;
+
+impl SimClock {
+    fn now(&self) -> i64 {
+        match self.fixed.load(Ordering::SeqCst) {
+            FOLLOW_SYSTEM => chrono::Utc::now().timestamp(),
+            fixed => fixed,
+        }
+    }
+}
+
+/// The simulated pool: world, clock and counters. Shared by the server's tasks (`Send + Sync`).
+pub struct Simulator {
+    config: SimConfig,
+    world: World,
+    clock: SimClock,
+    counters: Counters,
+}
+
+impl Simulator {
+    /// Lays the world out around the start time (`config.now` or the system clock): late
+    /// joiners and stopped workers are placed relative to that hour and stay there as the
+    /// clock moves, so a slot's final value never changes.
+    pub fn new(config: SimConfig) -> Simulator {
+        let start = config.now.unwrap_or_else(|| chrono::Utc::now().timestamp());
+        let world = World::new(&config, start);
+        Simulator {
+            clock: SimClock {
+                fixed: AtomicI64::new(config.now.unwrap_or(FOLLOW_SYSTEM)),
+            },
+            world,
+            config,
+            counters: Counters::default(),
+        }
+    }
+
+    pub fn config(&self) -> &SimConfig {
+        &self.config
+    }
+
+    /// Fixes the clock at `ts` (Unix seconds).
+    pub fn set_now(&self, ts: i64) {
+        self.clock.fixed.store(ts, Ordering::SeqCst);
+    }
+
+    /// Moves the clock on by `secs` (fixing it, if it followed the system clock).
+    pub fn advance(&self, secs: i64) {
+        self.set_now(self.now().saturating_add(secs));
+    }
+
+    /// Lets the clock follow the system time again.
+    pub fn follow_system_clock(&self) {
+        self.clock.fixed.store(FOLLOW_SYSTEM, Ordering::SeqCst);
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// Every worker, in the world's order, with its status now.
+    pub fn workers(&self) -> Vec<SimWorker> {
+        let now = self.now();
+        self.world
+            .workers
+            .iter()
+            .map(|w| {
+                let group = &self.world.groups[w.group];
+                SimWorker {
+                    id: w.id,
+                    name: w.name.clone(),
+                    gid: group.gid,
+                    group_name: group.name.clone(),
+                    status: self.world.status_at(w, now),
+                    first_ts: w.first_ts,
+                    stopped_ts: w.stopped_ts,
+                }
+            })
+            .collect()
+    }
+
+    /// The final value the pool serves for a completed slot (None where the series has no data
+    /// then, for an unknown worker, or for a `ts` not aligned to the dimension's step),
+    /// ignoring retention. `worker_id` None is the account.
+    pub fn expected_point(
+        &self,
+        worker_id: Option<i64>,
+        dim: Dimension,
+        ts: i64,
+    ) -> Option<SimPoint> {
+        if floor_to(ts, dim.step_seconds()) != ts {
+            return None;
+        }
+        let series = match worker_id {
+            None => Series::Account,
+            Some(id) => Series::Worker(self.world.worker_index(id)?),
+        };
+        self.world.point(series, dim, ts)
+    }
+
+    pub fn stats(&self) -> SimStats {
+        let requests_by_kind: BTreeMap<EndpointKind, u64> = EndpointKind::ALL
+            .iter()
+            .zip(&self.counters.requests)
+            .map(|(&kind, count)| (kind, count.load(Ordering::Relaxed)))
+            .collect();
+        SimStats {
+            requests: requests_by_kind.values().sum(),
+            requests_by_kind,
+            tickers_served: self.counters.tickers.load(Ordering::Relaxed),
+            errors_served: self.counters.errors.load(Ordering::Relaxed),
+        }
+    }
+
+    pub fn reset_stats(&self) {
+        for count in &self.counters.requests {
+            count.store(0, Ordering::Relaxed);
+        }
+        self.counters.tickers.store(0, Ordering::Relaxed);
+        self.counters.errors.store(0, Ordering::Relaxed);
+    }
+}
+
+/// Serve a synthetic pool account: the pool API v1 with deterministic data and its quirks.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SimulateArgs {
+    /// Address to listen on (port 0 picks a free port)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Number of workers
+    #[arg(long, default_value_t = 50)]
+    pub workers: u32,
+    /// Seed of the synthetic data
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Access key the simulator accepts
+    #[arg(
+        long,
+        env = "POOLHIST_SIM_ACCESS_KEY",
+        default_value = "r_demo_observer_key",
+        hide_env_values = true
+    )]
+    pub access_key: String,
+    /// Account id (puid) the simulator serves
+    #[arg(long, default_value_t = 1001)]
+    pub puid: i64,
+    /// Per-worker hourly history kept, in hours
+    #[arg(long, default_value_t = 72)]
+    pub worker_hours: u32,
+    /// Account hourly history kept, in hours
+    #[arg(long, default_value_t = 720)]
+    pub account_hours: u32,
+    /// Per-worker daily history kept, in days
+    #[arg(long, default_value_t = 90)]
+    pub worker_days: u32,
+    /// Account daily history kept, in days
+    #[arg(long, default_value_t = 365)]
+    pub account_days: u32,
+    /// Largest share-history `count` served (larger ones are cut silently)
+    #[arg(long, default_value_t = 240)]
+    pub max_count: u32,
+    /// Largest list `page_size` served (larger ones are cut silently)
+    #[arg(long, default_value_t = 50)]
+    pub max_page_size: u32,
+    /// Fixed clock, Unix seconds (for reproducible runs)
+    #[arg(long, value_name = "TS", hide = true)]
+    pub now: Option<i64>,
+}
+
+impl SimulateArgs {
+    pub fn config(&self) -> SimConfig {
+        SimConfig {
+            workers: self.workers,
+            seed: self.seed,
+            access_key: self.access_key.clone(),
+            puid: self.puid,
+            worker_hours: self.worker_hours,
+            account_hours: self.account_hours,
+            worker_days: self.worker_days,
+            account_days: self.account_days,
+            max_count: self.max_count,
+            max_page_size: self.max_page_size,
+            now: self.now,
+        }
+    }
+}
+
+/// Binds, prints `listening on http://HOST:PORT/v1` as the first stdout line, serves until Ctrl-C.
+pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
+    let sim = std::sync::Arc::new(Simulator::new(args.config()));
+    {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "listening on http://{addr}/v1")?;
+        stdout.flush()?;
+    }
+    tracing::info!(
+        workers = args.workers,
+        seed = args.seed,
+        puid = args.puid,
+        "simulator ready"
+    );
+    server::serve_until(sim, listener, async {
+        // If the handler cannot be installed, serve until killed rather than stop at once.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    })
+    .await
+    .context("simulator server failed")
+}
