@@ -91,6 +91,7 @@ pub fn ingest_options(
 pub async fn ingest_command(args: &IngestArgs, db: Option<PathBuf>) -> anyhow::Result<()> {
     let key = resolve_access_key(args.access_key_file.as_deref())?;
     let secret = key.expose().to_owned();
+    crate::logging::register_secret(&secret);
     let db = db.unwrap_or_else(|| PathBuf::from(DEFAULT_DB));
     let options = ingest_options(args, db, key)?;
     match ingest::run(options).await {

@@ -8,5 +8,6 @@ pub mod cli;
 pub mod commands;
 pub mod demo;
 pub mod ingest;
+pub mod logging;
 pub mod simulate;
 pub mod store;

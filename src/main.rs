@@ -1,5 +1,4 @@
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 use poolhist::cli::{Cli, Command};
 use poolhist::commands;
@@ -7,7 +6,7 @@ use poolhist::commands;
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let quiet = matches!(&cli.command, Command::Ingest(args) if args.quiet);
-    init_logging(quiet);
+    poolhist::logging::init(quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -28,20 +27,8 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", poolhist::logging::scrub(&format!("{e:#}")));
             std::process::ExitCode::FAILURE
         }
     }
-}
-
-fn init_logging(quiet: bool) {
-    let default = if quiet { "error" } else { "info" };
-    let filter =
-        EnvFilter::try_from_env("POOLHIST_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .compact()
-        .init();
 }

@@ -1,0 +1,64 @@
+//! Log and panic output, with the access key scrubbed from every line at every level
+//! (a dependency's debug log could print a request URL, and URLs carry the key).
+
+use std::io::Write;
+use std::sync::OnceLock;
+
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::EnvFilter;
+
+static SECRET: OnceLock<String> = OnceLock::new();
+
+/// Registers the access key so that every later log line and panic message hides it.
+pub fn register_secret(secret: &str) {
+    let _ = SECRET.set(secret.to_owned());
+}
+
+/// Replaces the registered secret in `text`.
+pub fn scrub(text: &str) -> String {
+    match SECRET.get() {
+        Some(secret) => crate::api::secret::redact(text, secret),
+        None => text.to_owned(),
+    }
+}
+
+/// Logs to stderr: `error` only when quiet, else `info`; `POOLHIST_LOG` overrides (e.g. debug).
+pub fn init(quiet: bool) {
+    let default = if quiet { "error" } else { "info" };
+    let filter =
+        EnvFilter::try_from_env("POOLHIST_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(ScrubbingStderr)
+        .with_target(false)
+        .compact()
+        .try_init();
+    std::panic::set_hook(Box::new(|info| {
+        let message = scrub(&info.to_string());
+        eprintln!("poolhist crashed (a bug; please report it): {message}");
+    }));
+}
+
+#[derive(Clone, Copy)]
+struct ScrubbingStderr;
+
+impl<'a> MakeWriter<'a> for ScrubbingStderr {
+    type Writer = ScrubbingWriter;
+    fn make_writer(&'a self) -> ScrubbingWriter {
+        ScrubbingWriter
+    }
+}
+
+/// Each formatted event arrives in one `write`; it is scrubbed, then written whole.
+struct ScrubbingWriter;
+
+impl Write for ScrubbingWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = scrub(&String::from_utf8_lossy(buf));
+        std::io::stderr().write_all(text.as_bytes())?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
