@@ -234,7 +234,7 @@ async fn the_access_key_is_never_printed_at_any_log_level() {
         let text = String::from_utf8_lossy(&all);
         assert!(!text.contains(key), "{name}: the key leaked:\n{text}");
     }
-    assert!(runs[1].1.stderr.len() > 0 && !runs[1].1.status.success());
+    assert!(!runs[1].1.stderr.is_empty() && !runs[1].1.status.success());
     assert!(runs[2].1.status.success());
     // The trace level really was on: the check above read plenty of log lines.
     assert!(String::from_utf8_lossy(&runs[2].1.stderr).lines().count() > 10);
