@@ -119,3 +119,16 @@ fn pool_errors_render_every_err_msg_shape_and_classify() {
     }
     insta::assert_snapshot!(lines.join("\n"));
 }
+
+#[test]
+fn null_tickers_mean_no_data_but_missing_tickers_are_malformed() {
+    let parsed = parse_share_history(
+        "/worker/1/share-history",
+        &fixture("share_history_null_tickers.json"),
+    )
+    .expect("null tickers parse");
+    assert!(parsed.tickers.is_empty());
+    let missing = br#"{"err_no":0,"data":{"shares_unit":"T"}}"#;
+    let error = parse_share_history("/worker/1/share-history", missing).unwrap_err();
+    assert!(error.to_string().contains("data.tickers"), "{error}");
+}

@@ -405,7 +405,15 @@ impl<'de> serde::Deserialize<'de> for LenientCell {
 pub struct ShareHistoryWire {
     #[serde(default)]
     pub shares_unit: Option<FlexText>,
-    pub tickers: Option<Vec<RawTicker>>,
+    /// Missing: malformed. Present but `null`: the pool's "no data at that time".
+    #[serde(default, deserialize_with = "present_or_null")]
+    pub tickers: Option<Option<Vec<RawTicker>>>,
+}
+
+fn present_or_null<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<Vec<RawTicker>>>, D::Error> {
+    <Option<Vec<RawTicker>> as serde::Deserialize>::deserialize(deserializer).map(Some)
 }
 
 // ---------------------------------------------------------------------------------------------

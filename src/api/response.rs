@@ -144,7 +144,8 @@ pub fn parse_share_history(endpoint: &str, body: &[u8]) -> Result<ShareHistory, 
     };
     let tickers = wire
         .tickers
-        .ok_or_else(|| malformed("field `data.tickers` is missing".to_owned()))?;
+        .ok_or_else(|| malformed("field `data.tickers` is missing".to_owned()))?
+        .unwrap_or_default();
     let has_values = tickers
         .iter()
         .any(|t| matches!(t, RawTicker::Values { .. }));

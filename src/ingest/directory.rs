@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use crate::api::model::{GroupWire, WorkerWire};
 use crate::api::response::ListPage;
-use crate::api::{ApiError, PoolClient};
+use crate::api::{ApiError, Disposition, PoolClient};
 use crate::store::{GroupRow, WorkerRow};
 
 /// What we ask for per page; the pool may serve fewer.
@@ -22,7 +22,16 @@ pub struct Directory {
 /// Lists groups and every worker of every status. When the "all" listing holds fewer workers
 /// than the pool's own totals, each status is listed too and the union taken.
 pub async fn fetch_directory(client: &PoolClient, puid: i64) -> Result<Directory, ApiError> {
-    let stats = client.stats(puid).await?;
+    // The totals only cross-check the listing: a pool without /worker/stats is no reason to
+    // stop, but a refused key or puid is.
+    let stats = match client.stats(puid).await {
+        Ok(stats) => Some(stats),
+        Err(ApiError::GaveUp { last, .. }) if last.disposition() == Disposition::Doubtful => {
+            tracing::warn!("worker totals unavailable, listing without a cross-check: {last}");
+            None
+        }
+        Err(e) => return Err(e),
+    };
     let groups = list_all(
         |page| client.groups_page(puid, page, PAGE_SIZE),
         |g: &GroupWire| g.gid.0,
@@ -34,7 +43,10 @@ pub async fn fetch_directory(client: &PoolClient, puid: i64) -> Result<Directory
     )
     .await?;
 
-    let total_from_stats = stats.workers_total.and_then(|n| n.0).unwrap_or(0.0) as usize;
+    let total_from_stats = stats
+        .and_then(|s| s.workers_total)
+        .and_then(|n| n.0)
+        .unwrap_or(0.0) as usize;
     let total_from_groups: usize = groups
         .values()
         .filter_map(|g| g.workers_total.and_then(|n| n.0))
