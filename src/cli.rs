@@ -65,7 +65,7 @@ pub struct IngestArgs {
     pub concurrency: u16,
 
     /// Requests per second across all tasks (0 = no limit)
-    #[arg(long, value_name = "REQ_PER_S", default_value_t = 10.0)]
+    #[arg(long, value_name = "REQ_PER_S", default_value_t = 20.0)]
     pub rate: f64,
 
     /// Per-request timeout, seconds
