@@ -228,25 +228,11 @@ async fn fetch_everything(
 
     // Account series first: they cover the pool's full window and show how many slots one
     // request gets, which then lets empty worker pages advance safely.
-    let mut result = fetch_jobs(
-        account_jobs,
-        options.concurrency,
-        now,
-        client,
-        shared,
-        &sender,
-    )
-    .await;
-    if result.is_ok() {
-        result = fetch_jobs(
-            worker_jobs,
-            options.concurrency,
-            now,
-            client,
-            shared,
-            &sender,
-        )
-        .await;
+    let mut result = Ok(());
+    for jobs in [account_jobs, worker_jobs] {
+        if result.is_ok() {
+            result = fetch_jobs(jobs, options.concurrency, now, client, shared, &sender).await;
+        }
     }
     drop(sender);
     progress.finish();
