@@ -28,7 +28,7 @@ pub enum FaultKind {
     TruncatedJson,
     /// Bytes that are not UTF-8 inside a string of a valid body.
     InvalidUtf8,
-    /// The right answer, after `fault_slow_ms` (meant to be past the client's timeout).
+    /// The right answer, late by --fault-slow-ms (meant to be past the client's timeout).
     Slow,
     /// The connection closed without a response.
     ConnectionReset,
