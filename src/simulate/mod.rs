@@ -18,11 +18,22 @@
 //! - Errors: HTTP 200 with `err_no` and `err_msg` as a string, `{"message": ..}` or a field map
 //!   `{"dimension": ["is required"]}`; a missing key is err_no 401, sometimes with HTTP 401;
 //!   unknown paths are HTTP 404 with err_no 1.
+//!
+//! Faults (`fault_rate`, off by default; see `fault`): 502 with an HTML page, 429 with
+//! `Retry-After: 1`, `0` or none, truncated JSON, bytes that are not UTF-8, answers slower than
+//! a client's timeout, connections closed without an answer, err_no 2, an empty `data`; and, in
+//! share histories, extra nonsense tickers that the stated rules reject. Each request's fault
+//! follows from the seed, the request and its current failing streak, and a streak never
+//! exceeds `fault_max_consecutive`, so the same run meets the same faults and retries get
+//! through.
 
+mod fault;
 mod server;
 mod wire;
 mod world;
 
+#[cfg(test)]
+mod fault_tests;
 #[cfg(test)]
 mod tests;
 
@@ -34,8 +45,10 @@ use anyhow::Context as _;
 
 use crate::api::Dimension;
 
+pub use fault::FaultKind;
 pub use server::{serve, spawn_local};
 
+use fault::Faults;
 use world::{floor_to, Series, World};
 
 /// What the simulated pool serves; see `SimulateArgs` for the meaning of each knob.
@@ -56,6 +69,15 @@ pub struct SimConfig {
     pub max_page_size: u32,
     /// Fixed clock (Unix seconds); None follows the system clock.
     pub now: Option<i64>,
+    /// Probability 0..1 that a request fails (and, separately, that a share-history answer
+    /// carries nonsense tickers).
+    pub fault_rate: f64,
+    /// The faults that may be served; empty for all of them.
+    pub fault_kinds: Vec<FaultKind>,
+    /// How long a slow answer waits, in milliseconds.
+    pub fault_slow_ms: u64,
+    /// Most failures in a row for one request before it gets through; 0 for no limit.
+    pub fault_max_consecutive: u32,
 }
 
 impl Default for SimConfig {
@@ -72,6 +94,10 @@ impl Default for SimConfig {
             max_count: 240,
             max_page_size: 50,
             now: None,
+            fault_rate: 0.0,
+            fault_kinds: Vec::new(),
+            fault_slow_ms: 3_000,
+            fault_max_consecutive: 4,
         }
     }
 }
@@ -150,13 +176,30 @@ pub struct SimStats {
     pub requests_by_kind: BTreeMap<EndpointKind, u64>,
     /// Non-null tickers in share-history responses.
     pub tickers_served: u64,
-    /// Responses with a non-zero err_no.
+    /// Responses with a non-zero err_no (injected faults not included).
     pub errors_served: u64,
+    /// Faults served, by kind (`NonsenseTickers` counts responses).
+    pub faults_by_kind: BTreeMap<FaultKind, u64>,
+    /// Nonsense tickers added to share-history responses.
+    pub nonsense_tickers_served: u64,
 }
 
 impl SimStats {
     pub fn requests_of(&self, kind: EndpointKind) -> u64 {
         self.requests_by_kind.get(&kind).copied().unwrap_or(0)
+    }
+
+    pub fn faults_of(&self, kind: FaultKind) -> u64 {
+        self.faults_by_kind.get(&kind).copied().unwrap_or(0)
+    }
+
+    /// Requests failed on purpose (every fault but nonsense tickers).
+    pub fn failures_served(&self) -> u64 {
+        self.faults_by_kind
+            .iter()
+            .filter(|(kind, _)| kind.is_transient())
+            .map(|(_, count)| count)
+            .sum()
     }
 
     /// Account and worker share-history requests.
@@ -171,6 +214,8 @@ struct Counters {
     requests: [AtomicU64; EndpointKind::ALL.len()],
     tickers: AtomicU64,
     errors: AtomicU64,
+    faults: [AtomicU64; FaultKind::ALL.len()],
+    nonsense_tickers: AtomicU64,
 }
 
 /// The simulator's clock: the system time, or a fixed time that tests set and move.
@@ -196,6 +241,7 @@ pub struct Simulator {
     world: World,
     clock: SimClock,
     counters: Counters,
+    faults: Faults,
 }
 
 impl Simulator {
@@ -210,6 +256,12 @@ impl Simulator {
                 fixed: AtomicI64::new(config.now.unwrap_or(FOLLOW_SYSTEM)),
             },
             world,
+            faults: Faults::new(
+                config.seed,
+                config.fault_rate,
+                &config.fault_kinds,
+                config.fault_max_consecutive,
+            ),
             config,
             counters: Counters::default(),
         }
@@ -289,6 +341,13 @@ impl Simulator {
             requests_by_kind,
             tickers_served: self.counters.tickers.load(Ordering::Relaxed),
             errors_served: self.counters.errors.load(Ordering::Relaxed),
+            faults_by_kind: FaultKind::ALL
+                .iter()
+                .zip(&self.counters.faults)
+                .map(|(&kind, count)| (kind, count.load(Ordering::Relaxed)))
+                .filter(|(_, count)| *count > 0)
+                .collect(),
+            nonsense_tickers_served: self.counters.nonsense_tickers.load(Ordering::Relaxed),
         }
     }
 
@@ -298,6 +357,10 @@ impl Simulator {
         }
         self.counters.tickers.store(0, Ordering::Relaxed);
         self.counters.errors.store(0, Ordering::Relaxed);
+        for count in &self.counters.faults {
+            count.store(0, Ordering::Relaxed);
+        }
+        self.counters.nonsense_tickers.store(0, Ordering::Relaxed);
     }
 }
 
@@ -345,6 +408,27 @@ pub struct SimulateArgs {
     /// Fixed clock, Unix seconds (for reproducible runs)
     #[arg(long, value_name = "TS", hide = true)]
     pub now: Option<i64>,
+    /// Fraction 0..1 of requests to fail on purpose (502, 429, broken bodies, resets, slow or
+    /// empty answers), deterministic under --seed; share histories also get that fraction of
+    /// nonsense tickers
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = parse_fraction)]
+    pub fault_rate: f64,
+    /// Serve only these faults (comma-separated; default: all)
+    #[arg(long, value_name = "KINDS", value_delimiter = ',')]
+    pub fault_kinds: Vec<FaultKind>,
+    /// How long a slow answer waits, in milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 3_000)]
+    pub fault_slow_ms: u64,
+    /// Most failures in a row for one request before it gets through (0: no limit)
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub fault_max_consecutive: u32,
+}
+
+fn parse_fraction(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("{text:?} is not a fraction between 0 and 1")),
+    }
 }
 
 impl SimulateArgs {
@@ -361,6 +445,10 @@ impl SimulateArgs {
             max_count: self.max_count,
             max_page_size: self.max_page_size,
             now: self.now,
+            fault_rate: self.fault_rate,
+            fault_kinds: self.fault_kinds.clone(),
+            fault_slow_ms: self.fault_slow_ms,
+            fault_max_consecutive: self.fault_max_consecutive,
         }
     }
 }
@@ -383,6 +471,7 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
         workers = args.workers,
         seed = args.seed,
         puid = args.puid,
+        fault_rate = args.fault_rate,
         "simulator ready"
     );
     server::serve_until(sim, listener, async {

@@ -5,10 +5,11 @@ use std::cmp::Ordering;
 use std::future::Future;
 use std::sync::atomic::Ordering as AtomicOrdering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode, Uri};
+use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -18,6 +19,7 @@ use tokio::task::JoinHandle;
 
 use crate::api::Dimension;
 
+use super::fault::{self, Decision, FaultKind};
 use super::wire::{self, NumberStyle, UNITS};
 use super::world::{self, floor_to, hash, hash_str, mix64, tag, Series, WorkerSpec};
 use super::{EndpointKind, SimPoint, SimWorkerStatus, Simulator};
@@ -65,31 +67,89 @@ fn router(sim: Arc<Simulator>) -> Router {
 type QueryParams = Result<Query<Vec<(String, String)>>, QueryRejection>;
 type WorkerPath = Result<Path<String>, PathRejection>;
 
-fn reply(
+/// An answer as it goes on the wire, faults included.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Reply {
+    pub status: StatusCode,
+    pub content_type: &'static str,
+    pub retry_after: Option<&'static str>,
+    pub body: Vec<u8>,
+    /// Wait this long before answering (the slow fault).
+    pub delay: Option<Duration>,
+    /// Close the connection instead of answering.
+    pub reset: bool,
+    /// The fault served, if any (nonsense tickers included).
+    pub fault: Option<FaultKind>,
+}
+
+impl Reply {
+    fn json(status: StatusCode, body: String) -> Reply {
+        Reply {
+            status,
+            content_type: "application/json",
+            retry_after: None,
+            body: body.into_bytes(),
+            delay: None,
+            reset: false,
+            fault: None,
+        }
+    }
+
+    /// The body as text, bad bytes replaced.
+    #[cfg(test)]
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+async fn reply(
     sim: &Simulator,
     kind: EndpointKind,
     worker: Option<&str>,
     query: QueryParams,
 ) -> Response {
     let params = query.ok().map(|Query(params)| params);
-    let (status, body) = sim.handle(kind, worker, params);
-    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    send(sim.handle(kind, worker, params)).await
+}
+
+async fn send(reply: Reply) -> Response {
+    if let Some(delay) = reply.delay {
+        tokio::time::sleep(delay).await;
+    }
+    if reply.reset {
+        // Unwinding ends the connection's task, which drops the socket before any byte of a
+        // response; `resume_unwind` skips the panic hook, so nothing is printed. (Under
+        // `panic = "abort"` this would end the process: the simulator is built with unwind.)
+        std::panic::resume_unwind(Box::new("simulated connection reset"));
+    }
+    let mut response = (
+        reply.status,
+        [(header::CONTENT_TYPE, reply.content_type)],
+        reply.body,
+    )
+        .into_response();
+    if let Some(seconds) = reply.retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static(seconds));
+    }
+    response
 }
 
 async fn groups(State(sim): State<Arc<Simulator>>, query: QueryParams) -> Response {
-    reply(&sim, EndpointKind::Groups, None, query)
+    reply(&sim, EndpointKind::Groups, None, query).await
 }
 
 async fn stats(State(sim): State<Arc<Simulator>>, query: QueryParams) -> Response {
-    reply(&sim, EndpointKind::Stats, None, query)
+    reply(&sim, EndpointKind::Stats, None, query).await
 }
 
 async fn worker_list(State(sim): State<Arc<Simulator>>, query: QueryParams) -> Response {
-    reply(&sim, EndpointKind::WorkerList, None, query)
+    reply(&sim, EndpointKind::WorkerList, None, query).await
 }
 
 async fn account_history(State(sim): State<Arc<Simulator>>, query: QueryParams) -> Response {
-    reply(&sim, EndpointKind::AccountHistory, None, query)
+    reply(&sim, EndpointKind::AccountHistory, None, query).await
 }
 
 async fn worker_detail(
@@ -109,7 +169,7 @@ async fn worker_detail(
         },
         |Path(id)| id,
     );
-    reply(&sim, EndpointKind::WorkerDetail, Some(&worker), query)
+    reply(&sim, EndpointKind::WorkerDetail, Some(&worker), query).await
 }
 
 async fn worker_history(
@@ -118,16 +178,15 @@ async fn worker_history(
     query: QueryParams,
 ) -> Response {
     let worker = worker.map_or_else(|_| String::new(), |Path(id)| id);
-    reply(&sim, EndpointKind::WorkerHistory, Some(&worker), query)
+    reply(&sim, EndpointKind::WorkerHistory, Some(&worker), query).await
 }
 
 async fn worker_update(State(sim): State<Arc<Simulator>>, query: QueryParams) -> Response {
-    reply(&sim, EndpointKind::WorkerUpdate, None, query)
+    reply(&sim, EndpointKind::WorkerUpdate, None, query).await
 }
 
 async fn unknown_path(State(sim): State<Arc<Simulator>>, uri: Uri) -> Response {
-    let (status, body) = sim.handle(EndpointKind::Unknown, Some(uri.path()), Some(Vec::new()));
-    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    send(sim.handle(EndpointKind::Unknown, Some(uri.path()), Some(Vec::new()))).await
 }
 
 /// An err_no answer. `field` names the parameter at fault, for the field-map shape of err_msg.
@@ -257,7 +316,7 @@ impl Simulator {
         kind: EndpointKind,
         worker: Option<&str>,
         params: Option<Vec<(String, String)>>,
-    ) -> (StatusCode, String) {
+    ) -> Reply {
         self.counters.requests[kind as usize].fetch_add(1, AtomicOrdering::Relaxed);
         let Some(params) = params else {
             let request = Request {
@@ -302,15 +361,47 @@ impl Simulator {
         self.finish(kind, &request, result)
     }
 
-    /// Every response leaves here: the one place to add fault injection.
+    /// Every response leaves here: the one place where faults are injected.
     fn finish(
         &self,
         kind: EndpointKind,
         request: &Request,
         result: Result<Value, ApiError>,
-    ) -> (StatusCode, String) {
+    ) -> Reply {
+        let is_history = matches!(
+            kind,
+            EndpointKind::AccountHistory | EndpointKind::WorkerHistory
+        );
+        let decision = if kind == EndpointKind::Unknown {
+            Decision::Clean
+        } else {
+            self.faults.decide(request.key, result.is_ok(), is_history)
+        };
+        let delivered = !matches!(decision, Decision::Fail(_));
+        let mut nonsense_added = 0;
         let (status, body) = match result {
-            Ok(data) => (StatusCode::OK, wire::ok_body(data)),
+            Ok(mut data) => {
+                if is_history && delivered {
+                    let tickers = data["tickers"]
+                        .as_array()
+                        .map_or(0, |t| t.iter().filter(|t| !t.is_null()).count());
+                    self.counters
+                        .tickers
+                        .fetch_add(tickers as u64, AtomicOrdering::Relaxed);
+                }
+                if decision == Decision::Nonsense {
+                    if let Some((slots, current, step)) = self.requested_slots(request) {
+                        nonsense_added = fault::add_nonsense_tickers(
+                            &mut data,
+                            &slots,
+                            current,
+                            step,
+                            request.choice(2_000),
+                        );
+                    }
+                }
+                (StatusCode::OK, wire::ok_body(data))
+            }
             Err(error) => {
                 self.counters.errors.fetch_add(1, AtomicOrdering::Relaxed);
                 let status = match error.err_no {
@@ -325,7 +416,72 @@ impl Simulator {
                 (status, body)
             }
         };
-        (status, body.to_string())
+        let body = body.to_string();
+        match decision {
+            Decision::Fail(fault_kind) => {
+                self.count_fault(fault_kind);
+                let slow = Duration::from_millis(self.config.fault_slow_ms);
+                let served = fault::failure(
+                    fault_kind,
+                    status.as_u16(),
+                    body.as_bytes(),
+                    request.choice(2_001),
+                    slow,
+                );
+                Reply {
+                    status: StatusCode::from_u16(served.status).unwrap_or(status),
+                    content_type: served.content_type,
+                    retry_after: served.retry_after,
+                    body: served.body,
+                    delay: served.delay,
+                    reset: served.reset,
+                    fault: Some(fault_kind),
+                }
+            }
+            _ if nonsense_added > 0 => {
+                self.count_fault(FaultKind::NonsenseTickers);
+                self.counters
+                    .nonsense_tickers
+                    .fetch_add(nonsense_added, AtomicOrdering::Relaxed);
+                Reply {
+                    fault: Some(FaultKind::NonsenseTickers),
+                    ..Reply::json(status, body)
+                }
+            }
+            _ => Reply::json(status, body),
+        }
+    }
+
+    fn count_fault(&self, kind: FaultKind) {
+        if let Some(index) = FaultKind::ALL.iter().position(|&k| k == kind) {
+            self.counters.faults[index].fetch_add(1, AtomicOrdering::Relaxed);
+        }
+    }
+
+    /// The slots a share-history request covers (as `share_history` walks them, retention
+    /// aside), the current slot and the step; None when the parameters do not make sense.
+    fn requested_slots(&self, request: &Request) -> Option<(Vec<i64>, i64, i64)> {
+        let dim = Dimension::parse(request.get("dimension")?)?;
+        let start_raw = request.int("start_ts").ok()??;
+        let count = request.int("count").ok()??;
+        let now = self.now();
+        let step = dim.step_seconds();
+        let current = floor_to(now, step);
+        let start_ts = if start_raw < 0 {
+            now.saturating_add(start_raw)
+        } else {
+            start_raw
+        }
+        .max(i64::MIN / 2);
+        let mut slot = floor_to(start_ts, step);
+        if slot < start_ts {
+            slot += step;
+        }
+        let slots = (0..count.clamp(0, i64::from(self.config.max_count)))
+            .map(|i| slot + i * step)
+            .take_while(|&ts| ts <= current)
+            .collect();
+        Some((slots, current, step))
     }
 
     fn authorize(&self, request: &Request) -> Result<(), ApiError> {
@@ -785,7 +941,6 @@ impl Simulator {
         let unit = wire::pick_unit(max_hs, fallback_unit, request.choice(8));
         let scale = wire::unit_scale(unit);
         let style = NumberStyle::pick(request.choice(9));
-        let mut served = 0u64;
         let tickers: Vec<Value> = completed
             .iter()
             .enumerate()
@@ -794,7 +949,6 @@ impl Simulator {
             .map(|(i, ticker)| match ticker {
                 None => Value::Null,
                 Some((ts, p)) => {
-                    served += 1;
                     let salt = i as u64 * 4;
                     json!([
                         style.int(*ts, salt),
@@ -804,9 +958,6 @@ impl Simulator {
                 }
             })
             .collect();
-        self.counters
-            .tickers
-            .fetch_add(served, AtomicOrdering::Relaxed);
         Ok(json!({ "shares_unit": UNITS[unit], "tickers": tickers }))
     }
 }

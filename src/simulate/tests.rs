@@ -37,9 +37,9 @@ fn call_raw(
     worker: Option<&str>,
     params: &[(&str, &str)],
 ) -> (StatusCode, Value) {
-    let (status, body) = sim.handle(kind, worker, Some(pairs(params)));
-    let body = serde_json::from_str(&body).expect("the simulator always answers JSON");
-    (status, body)
+    let reply = sim.handle(kind, worker, Some(pairs(params)));
+    let body = serde_json::from_str(&reply.text()).expect("the simulator always answers JSON");
+    (reply.status, body)
 }
 
 /// A request with the configured key and puid.

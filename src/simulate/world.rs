@@ -28,6 +28,9 @@ pub(crate) mod tag {
     pub const LAST_SHARE: u64 = 22;
     pub const RESPONSE: u64 = 30;
     pub const GAP: u64 = 31;
+    pub const FAULT: u64 = 40;
+    pub const FAULT_KIND: u64 = 41;
+    pub const NONSENSE: u64 = 42;
 }
 
 /// splitmix64's finalizer: a cheap, well-mixed 64-bit hash step.
