@@ -354,10 +354,6 @@ async fn each_fault_kind_alone_is_survived() {
     let clean_directory = directory_dump(&clean_db);
 
     for kind in FaultKind::ALL {
-        // `data: []` has its own (ignored) test below.
-        if kind == FaultKind::EmptyDataArray {
-            continue;
-        }
         // A slow answer costs a client timeout, a 429 with Retry-After: 1 a second.
         let rate = match kind {
             FaultKind::Slow | FaultKind::TooManyRequests => 0.15,
@@ -381,10 +377,9 @@ async fn each_fault_kind_alone_is_survived() {
     }
 }
 
-/// `data: []` with err_no 0 is how a struggling pool fails (`response::parse_data` retries it),
-/// but the list endpoints read it as an empty page, so the directory comes out empty.
+/// `data: []` with err_no 0 is how a struggling pool fails: the list endpoints retry it rather
+/// than read it as "no workers".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: list_page (src/api/response.rs) takes `\"data\": []` as an empty list instead of retrying; the run stores no workers and reports ok"]
 async fn empty_array_data_on_the_worker_list_is_retried_not_taken_as_no_workers() {
     let dir = tempfile::tempdir().unwrap();
     let clean = start_pool(SimConfig {
@@ -408,11 +403,9 @@ async fn empty_array_data_on_the_worker_list_is_retried_not_taken_as_no_workers(
     assert_same_rows(&all_rows(&db), &all_rows(&clean_db));
 }
 
-/// A daily ticker must sit on a day boundary, as the pool's daily slots do; one at 13:00 UTC
-/// passes the hourly check alone, is stored as a day of its own, and moves the cursor off
-/// midnight.
+/// A daily ticker must sit on the day boundary the others agree on; one at 13:00 UTC would be
+/// stored as a day of its own and move the cursor off midnight.
 #[test]
-#[ignore = "bug: normalize_page (src/ingest/plan.rs) checks `ts % 3_600 == 0` for every dimension, so a 1d ticker at 13:00 UTC is stored"]
 fn a_daily_ticker_off_midnight_is_rejected() {
     use poolhist::api::response::parse_share_history;
     use poolhist::api::Dimension;

@@ -178,7 +178,8 @@ pub struct ListPage<T> {
 fn list_page<T: DeserializeOwned>(endpoint: &str, body: &[u8]) -> Result<ListPage<T>, ApiError> {
     // Some pools send a bare array instead of the paging object.
     let data = envelope_data(endpoint, body)?;
-    if matches!(data.get().trim(), "null" | "{}" | "\"\"") {
+    // A bare `[]` too: a real empty listing still carries its paging fields.
+    if is_empty_json(data.get()) {
         return Err(ApiError::Malformed {
             endpoint: endpoint.to_owned(),
             detail: "field `data` is empty".to_owned(),

@@ -135,8 +135,8 @@ pub struct NormalizedPage {
     pub empty: u64,
 }
 
-/// Applies the stated rules: a point is stored when its timestamp is a whole hour not after
-/// `now`, its hashrate is >= 0 and its reject percentage is within 0..=100. Anything else is
+/// Applies the stated rules: a point is stored when its timestamp is a whole hour (for daily
+/// points: the day boundary the page's points agree on) not after `now`, its hashrate is >= 0 and its reject percentage is within 0..=100. Anything else is
 /// rejected and counted, never clamped into plausible-looking data. A null ticker, or one with no
 /// hashrate, means "no data for that slot". The point whose bucket is still filling is
 /// provisional. Duplicate timestamps keep the last one sent.
@@ -192,6 +192,9 @@ pub fn normalize_page(history: &ShareHistory, dimension: Dimension, now: i64) ->
             provisional: ts + step > now,
         });
     }
+    if dimension == Dimension::Day {
+        page.rejected += reject_off_day_boundary(&mut page.tickers);
+    }
     // Stable sort keeps the pool's order among equal timestamps; keep the last of each.
     page.tickers.sort_by_key(|t| t.ts);
     let mut deduped: Vec<TickerRow> = Vec::with_capacity(page.tickers.len());
@@ -203,6 +206,30 @@ pub fn normalize_page(history: &ShareHistory, dimension: Dimension, now: i64) ->
     }
     page.tickers = deduped;
     page
+}
+
+/// Daily points share one time of day: UTC midnight, or the pool's own midnight if it keeps
+/// days in another zone. The time of day most points agree on (midnight on a tie) wins; a point
+/// at any other time is nonsense, and would also move the cursor off the day boundary.
+fn reject_off_day_boundary(tickers: &mut Vec<TickerRow>) -> u64 {
+    let day = Dimension::Day.step_seconds();
+    let mut votes: Vec<(i64, usize)> = Vec::new();
+    for ticker in tickers.iter() {
+        let offset = ticker.ts.rem_euclid(day);
+        match votes.iter_mut().find(|(o, _)| *o == offset) {
+            Some((_, count)) => *count += 1,
+            None => votes.push((offset, 1)),
+        }
+    }
+    let Some(&(boundary, _)) = votes
+        .iter()
+        .max_by_key(|(offset, count)| (*count, *offset == 0))
+    else {
+        return 0;
+    };
+    let before = tickers.len();
+    tickers.retain(|t| t.ts.rem_euclid(day) == boundary);
+    (before - tickers.len()) as u64
 }
 
 #[cfg(test)]
