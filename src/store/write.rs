@@ -237,9 +237,9 @@ fn upsert_directory_rows(
            last_share_time = IFNULL(excluded.last_share_time, workers.last_share_time), \
            last_seen = excluded.last_seen",
     )?;
+    // The unique index `series_by_key` makes an existing series a no-op (one index probe).
     let mut add_series = tx.prepare_cached(
-        "INSERT INTO series (puid, worker_id, dimension) SELECT ?1, ?2, ?3 \
-         WHERE NOT EXISTS (SELECT 1 FROM series WHERE puid = ?1 AND worker_id IS ?2 AND dimension = ?3)",
+        "INSERT OR IGNORE INTO series (puid, worker_id, dimension) VALUES (?1, ?2, ?3)",
     )?;
     for dimension in Dimension::ALL {
         add_series.execute(params![puid, Option::<i64>::None, dimension.as_str()])?;
@@ -367,4 +367,39 @@ pub fn watermark(conn: &Connection, series_id: i64) -> rusqlite::Result<Option<i
     )
     .optional()
     .map(Option::flatten)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn worker(id: i64) -> WorkerRow {
+        WorkerRow {
+            worker_id: id,
+            worker_name: format!("w{id}"),
+            gid: None,
+            status: "ACTIVE".to_owned(),
+            last_share_time: None,
+        }
+    }
+
+    #[test]
+    fn directory_upsert_creates_each_series_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("t.db")).unwrap();
+        let workers = [worker(1), worker(2)];
+        let first = store.upsert_directory(7, &[], &workers, 100).unwrap();
+        let again = store.upsert_directory(7, &[], &workers, 200).unwrap();
+        assert_eq!(
+            first.len(),
+            6,
+            "account and two workers, two dimensions each"
+        );
+        assert_eq!(first, again);
+        let count: i64 = store
+            .connection()
+            .query_row("SELECT count(*) FROM series", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(count, 6);
+    }
 }
