@@ -33,7 +33,7 @@ use poolhist::api::{AccessKey, ClientConfig, Dimension, PoolClient};
 use poolhist::ingest::plan::{self, PoolRetention};
 use poolhist::ingest::series::{fetch_series, FetchShared, SeriesJob};
 use poolhist::simulate::{SimulateArgs, Simulator};
-use poolhist::store::{PageWrite, SeriesState, Store, TickerRow};
+use poolhist::store::{GroupRow, PageWrite, SeriesState, Store, TickerRow, WorkerRow};
 
 const POOLHIST: &str = env!("CARGO_BIN_EXE_poolhist");
 
@@ -1112,6 +1112,47 @@ struct ScalingRow {
     walls: Vec<f64>,
     /// The limit over this size's rows, rows/s.
     limit_rate: f64,
+    /// `Store::upsert_directory` seconds: first run, later run.
+    directory_s: (f64, f64),
+}
+
+/// `Store::upsert_directory` of the farm an ingest stored in `db` (its groups and workers), in
+/// process: seconds into a fresh database (first run) and again over it (every later run).
+fn directory_upsert(bench: &Bench, db: &Path) -> Result<(f64, f64)> {
+    let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let groups = conn
+        .prepare("SELECT gid, name FROM groups ORDER BY gid")?
+        .query_map([], |r| {
+            Ok(GroupRow {
+                gid: r.get(0)?,
+                name: r.get(1)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let workers = conn
+        .prepare(
+            "SELECT worker_id, worker_name, gid, status, last_share_time FROM workers ORDER BY worker_id",
+        )?
+        .query_map([], |r| {
+            Ok(WorkerRow {
+                worker_id: r.get(0)?,
+                worker_name: r.get(1)?,
+                gid: r.get(2)?,
+                status: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                last_share_time: r.get(4)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let target = bench.path("directory.db");
+    remove_db(&target);
+    let mut store = Store::open(&target)?;
+    let mut seconds = [0.0; 2];
+    for slot in &mut seconds {
+        let started = Instant::now();
+        store.upsert_directory(PUID, &groups, &workers, bench.args.now)?;
+        *slot = started.elapsed().as_secs_f64();
+    }
+    Ok((seconds[0], seconds[1]))
 }
 
 /// The limit over the rows an ingest stored in `db`: rows/s, median of `repeat`.
@@ -1234,6 +1275,7 @@ fn run(bench: &Bench) -> Result<()> {
                 run: main_run.clone(),
                 walls: main_walls.clone(),
                 limit_rate,
+                directory_s: directory_upsert(bench, &main_db)?,
             });
             continue;
         }
@@ -1250,12 +1292,14 @@ fn run(bench: &Bench) -> Result<()> {
         }
         sim.stop()?;
         progress(&format!("SQLite limit, {workers} workers"));
-        let limit_rate = limit_rate_of(bench, &bench.path(&format!("ingest-{workers}.db")))?;
+        let db = bench.path(&format!("ingest-{workers}.db"));
+        let limit_rate = limit_rate_of(bench, &db)?;
         scaling.push(ScalingRow {
             workers,
             run,
             walls,
             limit_rate,
+            directory_s: directory_upsert(bench, &db)?,
         });
     }
     if python.is_none() && bench.python_workers > 0 {
@@ -1427,7 +1471,7 @@ fn run(bench: &Bench) -> Result<()> {
 
     t.push("== Scaling: full backfill by farm size ==".to_owned());
     t.push(format!(
-        "{:>8} {:>11} {:>8} {:>11} {:>11} {:>9} {:>9} {:>10} {:>11} {:>11} {:>9} {:>22}",
+        "{:>8} {:>11} {:>8} {:>11} {:>11} {:>9} {:>9} {:>10} {:>11} {:>11} {:>9} {:>15} {:>22}",
         "workers",
         "rows",
         "seconds",
@@ -1439,12 +1483,13 @@ fn run(bench: &Bench) -> Result<()> {
         "µs per row",
         "ingest CPU",
         "sim CPU",
+        "directory s",
         "runs (s)"
     ));
     for row in &scaling {
         let run = &row.run;
         t.push(format!(
-            "{:>8} {:>11} {:>8.2} {:>11} {:>11} {:>8.2}x {:>9} {:>10} {:>11.2} {:>10.2}s {:>8.2}s {:>22}",
+            "{:>8} {:>11} {:>8.2} {:>11} {:>11} {:>8.2}x {:>9} {:>10} {:>11.2} {:>10.2}s {:>8.2}s {:>15} {:>22}",
             row.workers,
             thousands(run.rows_in_db),
             run.usage.wall_s,
@@ -1456,9 +1501,14 @@ fn run(bench: &Bench) -> Result<()> {
             run.usage.wall_s * 1e6 / run.rows_in_db as f64,
             run.usage.cpu_user_s + run.usage.cpu_sys_s,
             run.sim_cpu_s,
+            format!("{:.2} / {:.2}", row.directory_s.0, row.directory_s.1),
             join_secs(&row.walls)
         ));
     }
+    t.push(
+        "  directory s: Store::upsert_directory of that farm in-process, into a fresh database / again over it (every run pays it before fetching)"
+            .to_owned(),
+    );
     if let (Some(first), Some(last)) = (scaling.first(), scaling.last()) {
         if scaling.len() > 1 {
             t.push(format!(
