@@ -21,8 +21,28 @@ struct Envelope<'a> {
     data: Option<&'a RawValue>,
 }
 
+/// The common case in one pass: err_no 0 and a `data` that parses as `T`. Anything else
+/// (errors, empty data, malformed bodies) takes the slow path, which explains what is wrong.
+fn parse_fast<T: DeserializeOwned>(body: &[u8]) -> Option<T> {
+    #[derive(Deserialize)]
+    struct Fast<T> {
+        #[serde(default)]
+        err_no: Option<FlexNumber>,
+        #[serde(default = "Option::default")]
+        data: Option<T>,
+    }
+    let fast: Fast<T> = serde_json::from_slice(body).ok()?;
+    match fast.err_no {
+        None | Some(FlexNumber(None)) | Some(FlexNumber(Some(0.0))) => fast.data,
+        Some(_) => None,
+    }
+}
+
 /// Parses the envelope and then `data` as `T`. `endpoint` names the call in errors.
 pub fn parse_data<T: DeserializeOwned>(endpoint: &str, body: &[u8]) -> Result<T, ApiError> {
+    if let Some(data) = parse_fast(body) {
+        return Ok(data);
+    }
     let data = envelope_data(endpoint, body)?;
     if is_empty_json(data.get()) {
         // An empty `data` with err_no 0 is how a struggling pool fails: retry, never read as "nothing".
@@ -142,10 +162,19 @@ pub fn parse_share_history(endpoint: &str, body: &[u8]) -> Result<ShareHistory, 
         endpoint: endpoint.to_owned(),
         detail,
     };
-    let tickers = wire
-        .tickers
-        .ok_or_else(|| malformed("field `data.tickers` is missing".to_owned()))?
-        .unwrap_or_default();
+    let tickers = match wire.tickers {
+        Some(tickers) => tickers.unwrap_or_default(),
+        // `data: []` reads as a struct without fields: say which it was.
+        None => {
+            let data = envelope_data(endpoint, body)?;
+            let detail = if is_empty_json(data.get()) {
+                "field `data` is empty"
+            } else {
+                "field `data.tickers` is missing"
+            };
+            return Err(malformed(detail.to_owned()));
+        }
+    };
     let has_values = tickers
         .iter()
         .any(|t| matches!(t, RawTicker::Values { .. }));
@@ -176,6 +205,11 @@ pub struct ListPage<T> {
 }
 
 fn list_page<T: DeserializeOwned>(endpoint: &str, body: &[u8]) -> Result<ListPage<T>, ApiError> {
+    if let Some(wire) = parse_fast::<PageWire<T>>(body) {
+        if wire.list.is_some() {
+            return Ok(list_page_from(wire));
+        }
+    }
     // Some pools send a bare array instead of the paging object.
     let data = envelope_data(endpoint, body)?;
     // A bare `[]` too: a real empty listing still carries its paging fields.
@@ -194,16 +228,22 @@ fn list_page<T: DeserializeOwned>(endpoint: &str, body: &[u8]) -> Result<ListPag
         });
     }
     let wire: PageWire<T> = typed_data(endpoint, data)?;
+    if wire.list.is_none() {
+        return Err(ApiError::Malformed {
+            endpoint: endpoint.to_owned(),
+            detail: "field `data.list` (or `data.data`) is missing".to_owned(),
+        });
+    }
+    Ok(list_page_from(wire))
+}
+
+fn list_page_from<T>(wire: PageWire<T>) -> ListPage<T> {
     let count = |n: Option<FlexNumber>| n.and_then(|n| n.0).filter(|v| *v >= 0.0).map(|v| v as u64);
-    let items = wire.list.ok_or_else(|| ApiError::Malformed {
-        endpoint: endpoint.to_owned(),
-        detail: "field `data.list` (or `data.data`) is missing".to_owned(),
-    })?;
-    Ok(ListPage {
-        items,
+    ListPage {
+        items: wire.list.unwrap_or_default(),
         page_count: count(wire.page_count),
         total_count: count(wire.total_count),
-    })
+    }
 }
 
 pub fn parse_worker_page(endpoint: &str, body: &[u8]) -> Result<ListPage<WorkerWire>, ApiError> {
