@@ -291,6 +291,20 @@ fn series_states(
     Ok(states)
 }
 
+/// Rows per multi-row INSERT: fewer statement executions, well under SQLite's variable limit.
+const ROWS_PER_INSERT: usize = 32;
+
+fn insert_many_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let rows = vec!["(?, ?, ?, ?, ?)"; ROWS_PER_INSERT].join(", ");
+        format!(
+            "INSERT INTO tickers (series_id, ts, hashrate_hs, reject_rate, provisional) \
+             VALUES {rows} ON CONFLICT (series_id, ts) DO NOTHING"
+        )
+    })
+}
+
 fn write_page(
     tx: &Transaction,
     page: &PageWrite,
@@ -311,7 +325,37 @@ fn write_page(
                 OR abs(hashrate_hs - ?3) > 1e-9 * max(abs(hashrate_hs), abs(?3)) \
                 OR abs(reject_rate - ?4) > 1e-12)",
     )?;
-    for ticker in &page.tickers {
+    let stored_in_range = match (page.tickers.first(), page.tickers.last()) {
+        (Some(first), Some(last)) => tx
+            .prepare_cached(
+                "SELECT count(*) FROM tickers WHERE series_id = ?1 AND ts BETWEEN ?2 AND ?3",
+            )?
+            .query_row(params![page.series_id, first.ts, last.ts], |r| {
+                r.get::<_, i64>(0)
+            })?,
+        _ => 0,
+    };
+    let mut row_by_row: &[TickerRow] = &page.tickers;
+    if stored_in_range == 0 {
+        // A page of new points (a backfill): insert them many rows per statement.
+        let mut chunks = page.tickers.chunks_exact(ROWS_PER_INSERT);
+        let mut insert_many = tx.prepare_cached(insert_many_sql())?;
+        for chunk in &mut chunks {
+            let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(chunk.len() * 5);
+            for ticker in chunk {
+                values.extend_from_slice(&[
+                    &page.series_id,
+                    &ticker.ts,
+                    &ticker.hashrate_hs,
+                    &ticker.reject_rate,
+                    &ticker.provisional,
+                ]);
+            }
+            counts.rows_new += insert_many.execute(values.as_slice())? as u64;
+        }
+        row_by_row = chunks.remainder();
+    }
+    for ticker in row_by_row {
         let values = params![
             page.series_id,
             ticker.ts,
