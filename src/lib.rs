@@ -4,4 +4,5 @@
 //! fetching it) -> `store` (SQLite) -> `report`. `simulate` is the local pool used offline.
 
 pub mod api;
+pub mod report;
 pub mod store;
