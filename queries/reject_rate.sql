@@ -19,53 +19,71 @@
 --
 -- Reads: v_workers, series, tickers.
 WITH
-scope AS (
+-- the workers' series, materialised so SQLite indexes it for the joins below
+worker_series AS MATERIALIZED (
+    SELECT puid, worker_id, dimension, series_id FROM series WHERE worker_id IS NOT NULL
+),
+scope AS MATERIALIZED (
     SELECT w.puid, w.worker_id, w.worker_name, w.group_name,
            h.series_id AS hourly_series, d.series_id AS daily_series
     FROM v_workers w
-    LEFT JOIN series h ON h.puid = w.puid AND h.worker_id = w.worker_id AND h.dimension = '1h'
-    LEFT JOIN series d ON d.puid = w.puid AND d.worker_id = w.worker_id AND d.dimension = '1d'
+    LEFT JOIN worker_series h
+           ON h.puid = w.puid AND h.worker_id = w.worker_id AND h.dimension = '1h'
+    LEFT JOIN worker_series d
+           ON d.puid = w.puid AND d.worker_id = w.worker_id AND d.dimension = '1d'
     WHERE (:puid IS NULL OR w.puid = :puid)
       AND (:group IS NULL OR w.group_name = :group OR CAST(w.group_id AS TEXT) = :group)
       AND (:worker IS NULL OR w.worker_name GLOB :worker)
 ),
-points AS (
-    SELECT sc.puid, sc.worker_id, t.hashrate_hs * 3600.0 AS hashes, t.reject_rate,
-           1 AS hours_1h, 0 AS days_1d
+hourly AS (
+    -- straight from the tickers primary key, series by series (no sort)
+    SELECT t.series_id,
+           SUM(t.hashrate_hs * 3600.0)                 AS accepted_hashes,
+           SUM(t.hashrate_hs * 3600.0 * t.reject_rate) AS reject_weight,
+           COUNT(*)                                    AS hours_1h
+    FROM tickers t
+    WHERE t.series_id IN (SELECT hourly_series FROM scope)
+      AND t.ts >= :from AND t.ts < :to AND t.provisional = 0
+    GROUP BY t.series_id
+),
+daily AS (
+    -- days wholly inside the period on which the worker has no final hourly point
+    SELECT sc.daily_series AS series_id,
+           SUM(t.hashrate_hs * 86400.0)                 AS accepted_hashes,
+           SUM(t.hashrate_hs * 86400.0 * t.reject_rate) AS reject_weight,
+           COUNT(*)                                     AS days_1d
     FROM scope sc
-    JOIN tickers t ON t.series_id = sc.hourly_series AND t.ts >= :from AND t.ts < :to
-    WHERE t.provisional = 0
-    UNION ALL
-    SELECT sc.puid, sc.worker_id, t.hashrate_hs * 86400.0, t.reject_rate, 0, 1
-    FROM scope sc
-    JOIN tickers t ON t.series_id = sc.daily_series AND t.ts >= :from AND t.ts + 86400 <= :to
+    JOIN tickers t
+      ON t.series_id = sc.daily_series AND t.ts >= :from AND t.ts <= :to - 86400
     WHERE t.provisional = 0
       AND NOT EXISTS (SELECT 1 FROM tickers h
                        WHERE h.series_id = sc.hourly_series AND h.provisional = 0
                          AND h.ts >= t.ts AND h.ts < t.ts + 86400)
+    GROUP BY sc.daily_series
 ),
 per_worker AS (
-    SELECT puid, worker_id,
-           SUM(hashes)               AS accepted_hashes,
-           SUM(hashes * reject_rate) AS reject_weight,
-           SUM(hours_1h)             AS hours_1h,
-           SUM(days_1d)              AS days_1d
-    FROM points GROUP BY puid, worker_id
+    SELECT sc.puid, sc.worker_id, sc.worker_name, sc.group_name,
+           COALESCE(h.accepted_hashes, 0) + COALESCE(d.accepted_hashes, 0) AS accepted_hashes,
+           COALESCE(h.reject_weight, 0) + COALESCE(d.reject_weight, 0)     AS reject_weight,
+           COALESCE(h.hours_1h, 0)                                         AS hours_1h,
+           COALESCE(d.days_1d, 0)                                          AS days_1d
+    FROM scope sc
+    LEFT JOIN hourly h ON h.series_id = sc.hourly_series
+    LEFT JOIN daily d  ON d.series_id = sc.daily_series
 )
-SELECT sc.puid,
-       sc.worker_id,
-       sc.worker_name,
-       sc.group_name,
-       CASE WHEN p.accepted_hashes > 0 THEN p.reject_weight / p.accepted_hashes END AS reject_rate,
-       COALESCE(p.accepted_hashes, 0)                                              AS accepted_hashes,
-       COALESCE(p.reject_weight, 0)                                                AS reject_weight,
-       COALESCE(p.hours_1h, 0)                                                     AS hours_1h,
-       COALESCE(p.days_1d, 0)                                                      AS days_1d,
-       CASE WHEN p.hours_1h > 0 AND p.days_1d > 0 THEN '1h+1d'
-            WHEN p.hours_1h > 0 THEN '1h'
-            WHEN p.days_1d > 0 THEN '1d'
-            ELSE 'none' END                                                        AS source
-FROM scope sc
-LEFT JOIN per_worker p ON p.puid = sc.puid AND p.worker_id = sc.worker_id
-ORDER BY reject_rate IS NULL, reject_rate DESC, accepted_hashes DESC, sc.worker_name,
-         sc.puid, sc.worker_id;
+SELECT puid,
+       worker_id,
+       worker_name,
+       group_name,
+       CASE WHEN accepted_hashes > 0 THEN reject_weight / accepted_hashes END AS reject_rate,
+       accepted_hashes,
+       reject_weight,
+       hours_1h,
+       days_1d,
+       CASE WHEN hours_1h > 0 AND days_1d > 0 THEN '1h+1d'
+            WHEN hours_1h > 0 THEN '1h'
+            WHEN days_1d > 0 THEN '1d'
+            ELSE 'none' END                                                AS source
+FROM per_worker
+ORDER BY reject_rate IS NULL, reject_rate DESC, accepted_hashes DESC, worker_name,
+         puid, worker_id;

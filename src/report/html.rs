@@ -235,7 +235,7 @@ fn line_chart(data: &MonthlyData) -> String {
     let y = |v: f64| top + plot_h * (1.0 - v / y_max);
 
     let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" \
+        "<svg width=\"{width}\" height=\"{height}\" \
          viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"Account hashrate per day\">\n"
     );
     for k in 0..=4 {
@@ -336,11 +336,12 @@ fn heatmap(data: &MonthlyData, rows: &[&super::uptime::UptimeRow]) -> String {
     let days = data.days();
     let cells = data.day_index();
     let (name_w, cell_w, cell_h, head_h, right_w) = (240.0, 26.0, 18.0, 24.0, 80.0);
-    let width = name_w + cell_w * days.len() as f64 + right_w;
+    // Wide enough for the legend even when the period has few days.
+    let width = (name_w + cell_w * days.len() as f64 + right_w).max(name_w + 6.0 * 120.0);
     let legend_h = 40.0;
     let height = head_h + cell_h * rows.len() as f64 + legend_h;
     let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" \
+        "<svg width=\"{width}\" height=\"{height}\" \
          viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"Uptime heatmap\">\n"
     );
     for (j, day) in days.iter().enumerate() {
@@ -440,9 +441,9 @@ fn bar_chart(data: &MonthlyData) -> String {
         .filter(|r| r.reject_rate.is_some())
         .take(LEADERS)
         .collect();
-    let (name_w, bar_w, row_h, top) = (240.0, 700.0, 24.0, 8.0);
+    let (name_w, bar_w, row_h, top) = (240.0, 700.0, 24.0, 22.0);
     let width = name_w + bar_w + 200.0;
-    let height = top * 2.0 + row_h * leaders.len().max(1) as f64;
+    let height = top + 8.0 + row_h * leaders.len().max(1) as f64;
     let max = leaders
         .iter()
         .filter_map(|r| r.reject_rate)
@@ -450,7 +451,7 @@ fn bar_chart(data: &MonthlyData) -> String {
     let scale = nice_ceiling(max);
     let account = data.reject_account.reject_rate();
     let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" \
+        "<svg width=\"{width}\" height=\"{height}\" \
          viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"Reject-rate leaders\">\n"
     );
     if leaders.is_empty() {
@@ -490,11 +491,11 @@ fn bar_chart(data: &MonthlyData) -> String {
         let ax = name_w + bar_w * acct / scale;
         let _ = writeln!(
             s,
-            "<line x1=\"{ax:.1}\" x2=\"{ax:.1}\" y1=\"{top}\" y2=\"{:.1}\" stroke=\"#1f2933\" stroke-dasharray=\"4 3\"/>\
-             <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"#1f2933\">account {}</text>",
-            height - top,
+            "<line x1=\"{ax:.1}\" x2=\"{ax:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#1f2933\" stroke-dasharray=\"4 3\"/>\
+             <text x=\"{:.1}\" y=\"12\" font-size=\"11\" fill=\"#1f2933\">account average {}</text>",
+            top - 4.0,
+            height - 4.0,
             ax + 4.0,
-            height - 2.0,
             escape(&format_percent(acct))
         );
     }

@@ -435,7 +435,8 @@ pub fn render_markdown(data: &MonthlyData) -> String {
         let name: String = row
             .worker_name
             .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
+            // No control characters, and no backtick that could close the code fence.
+            .map(|c| if c.is_control() || c == '`' { ' ' } else { c })
             .take(32)
             .collect();
         let _ = write!(md, "{name:name_width$}  ");

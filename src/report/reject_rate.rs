@@ -67,7 +67,6 @@ pub struct RejectRateDay {
     pub reject_rate: Option<f64>,
     pub accepted_hashes: f64,
     pub reject_weight: f64,
-    pub hours_1h: i64,
     pub workers_on_1d: i64,
 }
 
@@ -105,7 +104,6 @@ pub fn day_rows(
             reject_rate: r.get("reject_rate")?,
             accepted_hashes: r.get("accepted_hashes")?,
             reject_weight: r.get("reject_weight")?,
-            hours_1h: r.get("hours_1h")?,
             workers_on_1d: r.get("workers_on_1d")?,
         })
     })
@@ -251,7 +249,6 @@ pub fn day_table(days: &[RejectRateDay]) -> Table {
         "reject_rate",
         "mean_hashrate_hs",
         "accepted_hashes",
-        "hours_1h",
         "workers_on_1d",
     ]);
     for d in days {
@@ -260,7 +257,6 @@ pub fn day_table(days: &[RejectRateDay]) -> Table {
             Cell::opt_fraction(d.reject_rate),
             Cell::Hashrate(d.accepted_hashes / 86_400.0),
             Cell::Real(d.accepted_hashes),
-            Cell::Int(d.hours_1h),
             Cell::Int(d.workers_on_1d),
         ]);
     }

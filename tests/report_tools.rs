@@ -1,0 +1,165 @@
+//! `poolhist sql`, `status` and `gaps`, and the one-line errors of the `run_*` entry points.
+
+mod report_fixture;
+
+use poolhist::report::gaps::{self, GapsArgs};
+use poolhist::report::render::{render, Format};
+use poolhist::report::sql::{self, SqlArgs};
+use poolhist::report::status;
+use poolhist::report::{PeriodArgs, ReportCommand, UptimeArgs};
+use report_fixture::*;
+
+fn read_only(f: &Fixture) -> rusqlite::Connection {
+    poolhist::store::open_read_only(&f.path).unwrap()
+}
+
+#[test]
+fn sql_runs_a_query_and_renders_every_format() {
+    let f = fixture();
+    let conn = read_only(&f);
+    let report = sql::query(
+        &conn,
+        "SELECT worker_name, group_name, worker_id, -1.5 AS negative FROM v_workers \
+         WHERE puid = 1001 AND worker_id IN (6, 7, 2) ORDER BY worker_id",
+    )
+    .unwrap();
+    insta::assert_snapshot!("sql_table", render(&report, Format::Table, false));
+    insta::assert_snapshot!("sql_csv", render(&report, Format::Csv, false));
+    insta::assert_snapshot!("sql_json", render(&report, Format::Json, false));
+    insta::assert_snapshot!("sql_markdown", render(&report, Format::Markdown, false));
+}
+
+#[test]
+fn sql_refuses_a_write_with_a_clear_message() {
+    let f = fixture();
+    let conn = read_only(&f);
+    for statement in [
+        "DELETE FROM tickers",
+        "UPDATE workers SET worker_name = 'x'",
+        "CREATE TABLE t (x)",
+    ] {
+        let err = sql::query(&conn, statement).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "the database is opened read-only; poolhist sql runs queries only"
+        );
+    }
+    let count: i64 = f
+        .conn
+        .query_row("SELECT COUNT(*) FROM tickers", [], |r| r.get(0))
+        .unwrap();
+    assert!(count > 0);
+}
+
+#[test]
+fn run_sql_on_a_missing_database_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.db");
+    let err = poolhist::report::run_sql(
+        &missing,
+        &SqlArgs {
+            query: "SELECT 1".into(),
+            format: Format::Csv,
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.starts_with("database "), "{err}");
+    assert!(err.contains("nope.db does not exist"), "{err}");
+    assert!(!missing.exists(), "a report must not create the database");
+}
+
+#[test]
+fn run_report_rejects_from_after_to_in_one_line() {
+    let f = fixture();
+    let cmd = ReportCommand::Uptime(UptimeArgs {
+        period: PeriodArgs {
+            from: Some("2026-10-03".into()),
+            to: Some("2026-10-01".into()),
+            month: None,
+        },
+        puid: None,
+        group: None,
+        worker: None,
+        min_uptime: None,
+        format: Format::Csv,
+    });
+    let err = poolhist::report::run_report(&f.path, &cmd)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, "--from 2026-10-03 is not before --to 2026-10-01");
+}
+
+#[test]
+fn status_reports_counts_watermarks_and_last_runs() {
+    let f = fixture();
+    let conn = read_only(&f);
+    let args = status::StatusArgs {
+        runs: 5,
+        format: Format::Table,
+    };
+    // A fixed size: the real file size depends on SQLite's page layout.
+    let report = status::status_report(&conn, Some(1_234_567), args.runs).unwrap();
+    insta::assert_snapshot!("status_table", render(&report, Format::Table, false));
+    insta::assert_snapshot!("status_markdown", render(&report, Format::Markdown, false));
+    insta::assert_snapshot!("status_csv", render(&report, Format::Csv, false));
+    let json = status::status(
+        &conn,
+        Some(1_234_567),
+        &status::StatusArgs {
+            runs: 5,
+            format: Format::Json,
+        },
+        false,
+    )
+    .unwrap();
+    insta::assert_snapshot!("status_json", json);
+}
+
+#[test]
+fn gaps_lists_holes_and_expired_history_with_what_the_pool_still_has() {
+    let f = fixture();
+    let conn = read_only(&f);
+    // Two days after the period: the pool keeps worker hourly points from T0+24h on (72 h).
+    let now = T_END + 2 * D;
+    let rows = gaps::gaps(&conn, Some(PUID), None, None, (None, None), now).unwrap();
+    let summary: Vec<(String, String, i64, i64, String)> = rows
+        .iter()
+        .map(|g| {
+            (
+                g.worker_name.clone().unwrap_or_default(),
+                g.kind.clone(),
+                (g.from_ts - T0) / H,
+                g.points_missing,
+                g.pool_still_has.clone(),
+            )
+        })
+        .collect();
+    let expected = vec![
+        ("<script>alert(1)</script>", "hole", 10, 1, "no"),
+        ("rig-flaky", "hole", 23, 3, "partly"),
+        ("rig-flaky", "hole", 46, 1, "yes"),
+        ("rig-gap", "expired", 0, 24, "no"),
+        ("rig-gap", "hole", 40, 1, "yes"),
+    ];
+    let expected: Vec<(String, String, i64, i64, String)> = expected
+        .into_iter()
+        .map(|(a, b, c, d, e)| (a.to_owned(), b.to_owned(), c, d, e.to_owned()))
+        .collect();
+    assert_eq!(summary, expected);
+    let args = GapsArgs {
+        puid: Some(PUID),
+        worker: None,
+        dimension: None,
+        format: Format::Table,
+    };
+    let report = gaps::report(&conn, &args, now).unwrap();
+    for (format, ext) in [
+        (Format::Table, "table"),
+        (Format::Csv, "csv"),
+        (Format::Json, "json"),
+        (Format::Markdown, "markdown"),
+    ] {
+        insta::assert_snapshot!(format!("gaps_{ext}"), render(&report, format, false));
+    }
+}
