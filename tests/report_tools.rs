@@ -163,3 +163,137 @@ fn gaps_lists_holes_and_expired_history_with_what_the_pool_still_has() {
         insta::assert_snapshot!(format!("gaps_{ext}"), render(&report, format, false));
     }
 }
+
+mod cli {
+    use clap::{CommandFactory, Parser, Subcommand};
+    use poolhist::report::{GapsArgs, ReportCommand, SqlArgs, StatusArgs};
+
+    /// The shape the CLI wires these arguments into.
+    #[derive(Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: Top,
+    }
+
+    #[derive(Subcommand)]
+    enum Top {
+        #[command(subcommand)]
+        Report(ReportCommand),
+        Sql(SqlArgs),
+        Status(StatusArgs),
+        Gaps(GapsArgs),
+    }
+
+    #[test]
+    fn report_arguments_form_a_valid_cli() {
+        Cli::command().debug_assert();
+        let parsed = Cli::try_parse_from([
+            "poolhist",
+            "report",
+            "uptime",
+            "--month",
+            "2026-10",
+            "--worker",
+            "rig-*",
+            "--min-uptime",
+            "95%",
+            "--format",
+            "csv",
+        ]);
+        assert!(parsed.is_ok());
+        for args in [
+            vec![
+                "poolhist",
+                "report",
+                "reject-rate",
+                "--from",
+                "2026-10-01",
+                "--by",
+                "day",
+            ],
+            vec![
+                "poolhist", "report", "monthly", "--month", "2026-10", "--out", "r", "--csv",
+            ],
+            vec!["poolhist", "sql", "SELECT 1", "--format", "json"],
+            vec!["poolhist", "gaps", "--dimension", "1h"],
+            vec!["poolhist", "status"],
+        ] {
+            assert!(Cli::try_parse_from(&args).is_ok(), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn month_and_from_together_are_refused() {
+        let err = Cli::try_parse_from([
+            "poolhist",
+            "report",
+            "uptime",
+            "--month",
+            "2026-10",
+            "--from",
+            "2026-10-01",
+        ]);
+        assert!(err.is_err());
+    }
+}
+
+#[test]
+fn entry_points_run_read_only_on_a_database_file() {
+    use poolhist::report::{RejectRateArgs, RejectRateBy};
+    let f = fixture();
+    let period = PeriodArgs {
+        from: Some("2026-10-01".into()),
+        to: Some("2026-10-03".into()),
+        month: None,
+    };
+    poolhist::report::run_report(
+        &f.path,
+        &ReportCommand::Uptime(UptimeArgs {
+            period: period.clone(),
+            puid: None,
+            group: None,
+            worker: None,
+            min_uptime: None,
+            format: Format::Markdown,
+        }),
+    )
+    .unwrap();
+    poolhist::report::run_report(
+        &f.path,
+        &ReportCommand::RejectRate(RejectRateArgs {
+            period,
+            puid: Some(PUID),
+            group: None,
+            worker: None,
+            by: RejectRateBy::Group,
+            format: Format::Json,
+        }),
+    )
+    .unwrap();
+    poolhist::report::run_sql(
+        &f.path,
+        &SqlArgs {
+            query: "SELECT COUNT(*) FROM v_tickers".into(),
+            format: Format::Table,
+        },
+    )
+    .unwrap();
+    poolhist::report::run_status(
+        &f.path,
+        &status::StatusArgs {
+            runs: 2,
+            format: Format::Json,
+        },
+    )
+    .unwrap();
+    poolhist::report::run_gaps(
+        &f.path,
+        &GapsArgs {
+            puid: None,
+            worker: Some("rig-*".into()),
+            dimension: Some(gaps::Dimension::Hour),
+            format: Format::Csv,
+        },
+    )
+    .unwrap();
+}

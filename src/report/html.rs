@@ -43,6 +43,7 @@ th, td { border: 1px solid #d9e2ec; padding: 3px 8px; text-align: left; white-sp
 th { background: #f0f4f8; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 svg text { font-family: inherit; }
+code { white-space: nowrap; }
 dl { font-size: 13px; } dt { font-weight: 600; margin-top: 6px; } dd { margin-left: 16px; }
 "#;
 
