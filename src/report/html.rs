@@ -236,7 +236,7 @@ fn line_chart(data: &MonthlyData) -> String {
     let y = |v: f64| top + plot_h * (1.0 - v / y_max);
 
     let mut s = format!(
-        "<svg width=\"{width}\" height=\"{height}\" \
+        "<svg width=\"100%\" style=\"max-width: {width}px\" \
          viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"Account hashrate per day\">\n"
     );
     for k in 0..=4 {
@@ -337,8 +337,10 @@ fn heatmap(data: &MonthlyData, rows: &[&super::uptime::UptimeRow]) -> String {
     let days = data.days();
     let cells = data.day_index();
     let (name_w, cell_w, cell_h, head_h, right_w) = (240.0, 26.0, 18.0, 24.0, 80.0);
-    // Wide enough for the legend even when the period has few days.
-    let width = (name_w + cell_w * days.len() as f64 + right_w).max(name_w + 6.0 * 120.0);
+    // The month column sits right of the cells; the picture is wide enough for the legend even
+    // when the period has few days.
+    let grid_right = name_w + cell_w * days.len() as f64 + right_w;
+    let width = grid_right.max(name_w + 6.0 * 120.0);
     let legend_h = 40.0;
     let height = head_h + cell_h * rows.len() as f64 + legend_h;
     let mut s = format!(
@@ -357,7 +359,7 @@ fn heatmap(data: &MonthlyData, rows: &[&super::uptime::UptimeRow]) -> String {
     let _ = writeln!(
         s,
         "<text x=\"{:.1}\" y=\"16\" font-size=\"11\" text-anchor=\"end\" fill=\"#52606d\">month</text>",
-        width - 8.0
+        grid_right - 8.0
     );
     for (i, row) in rows.iter().enumerate() {
         let y = head_h + cell_h * i as f64;
@@ -394,7 +396,7 @@ fn heatmap(data: &MonthlyData, rows: &[&super::uptime::UptimeRow]) -> String {
         let _ = writeln!(
             s,
             "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"end\">{}</text>",
-            width - 8.0,
+            grid_right - 8.0,
             y + cell_h - 5.0,
             escape(
                 &row.uptime
@@ -452,7 +454,7 @@ fn bar_chart(data: &MonthlyData) -> String {
     let scale = nice_ceiling(max);
     let account = data.reject_account.reject_rate();
     let mut s = format!(
-        "<svg width=\"{width}\" height=\"{height}\" \
+        "<svg width=\"100%\" style=\"max-width: {width}px\" \
          viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"Reject-rate leaders\">\n"
     );
     if leaders.is_empty() {
