@@ -297,3 +297,40 @@ fn entry_points_run_read_only_on_a_database_file() {
     )
     .unwrap();
 }
+
+#[test]
+fn gaps_in_a_window_report_a_hole_crossing_its_edge_whole() {
+    let f = fixture();
+    let conn = read_only(&f);
+    // The window starts at T0+24h, inside rig-flaky's hole T0+23h..T0+25h.
+    let rows = gaps::gaps(
+        &conn,
+        Some(PUID),
+        Some("rig-flaky"),
+        Some(gaps::Dimension::Hour),
+        (Some(T0 + 24 * H), Some(T_END)),
+        NOW,
+    )
+    .unwrap();
+    let holes: Vec<(i64, i64)> = rows
+        .iter()
+        .map(|g| ((g.from_ts - T0) / H, g.points_missing))
+        .collect();
+    assert_eq!(holes, vec![(23, 3), (46, 1)]);
+}
+
+#[test]
+fn json_output_is_an_array_of_row_objects() {
+    let f = fixture();
+    let conn = read_only(&f);
+    let report = sql::query(&conn, "SELECT puid, worker_name FROM v_workers").unwrap();
+    let value: serde_json::Value =
+        serde_json::from_str(&render(&report, Format::Json, false)).unwrap();
+    let rows = value.as_array().unwrap();
+    assert_eq!(rows.len(), 9);
+    assert!(rows
+        .iter()
+        .all(|r| r.is_object() && r.get("worker_name").is_some()));
+    let empty = sql::query(&conn, "SELECT 1 WHERE 0").unwrap();
+    assert_eq!(render(&empty, Format::Json, false), "[]\n");
+}
