@@ -28,6 +28,15 @@ pub enum Command {
     Simulate(crate::simulate::SimulateArgs),
     /// Offline demo: start the simulator, backfill a database from it, print reports
     Demo(DemoArgs),
+    /// Uptime, reject-rate and monthly reports
+    #[command(subcommand)]
+    Report(crate::report::ReportCommand),
+    /// Run a read-only SQL query on the database
+    Sql(crate::report::SqlArgs),
+    /// Database size, accounts, workers, series, watermarks and the last runs
+    Status(crate::report::StatusArgs),
+    /// Hours missing from stored history, and whether the pool can still serve them
+    Gaps(crate::report::GapsArgs),
 }
 
 #[derive(Debug, Args)]

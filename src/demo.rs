@@ -55,39 +55,65 @@ pub async fn demo_command(args: &DemoArgs, db: Option<PathBuf>) -> anyhow::Resul
     println!("demo: nightly run {}", nightly.line());
     server.abort();
 
-    print_plain_summary(&db)
+    print_reports(&db, &args.out)
 }
 
-/// A plain SQL summary of the last two complete days (the full reports are `poolhist report`).
-fn print_plain_summary(db: &std::path::Path) -> anyhow::Result<()> {
-    let conn = crate::store::open_read_only(db)?;
-    let mut stmt = conn.prepare(
-        "WITH recent AS (
-           SELECT worker_id, worker_name, hashrate_hs, reject_rate FROM v_tickers
-           WHERE dimension = '1h' AND worker_id IS NOT NULL AND NOT provisional
-             AND ts >= (SELECT max(ts) FROM v_tickers WHERE dimension = '1h' AND NOT provisional) - 47 * 3600)
-         SELECT worker_name, sum(hashrate_hs > 0) AS hours_up, count(*) AS hours,
-                sum(hashrate_hs * reject_rate) / nullif(sum(hashrate_hs), 0) AS reject_rate
-         FROM recent GROUP BY worker_id ORDER BY 1.0 * hours_up / hours, reject_rate DESC LIMIT 10",
+/// The uptime and reject-rate reports over the last two complete days, and this month's report.
+fn print_reports(db: &std::path::Path, out: &std::path::Path) -> anyhow::Result<()> {
+    use crate::report::{
+        reject_rate::{RejectRateArgs, RejectRateBy},
+        render::Format,
+        uptime::UptimeArgs,
+        MonthlyArgs, PeriodArgs, ReportCommand,
+    };
+    let now = chrono::Utc::now();
+    let to = now.format("%Y-%m-%dT%H:00:00Z").to_string();
+    let from = (now - chrono::Duration::hours(48))
+        .format("%Y-%m-%dT%H:00:00Z")
+        .to_string();
+    let period = PeriodArgs {
+        from: Some(from),
+        to: Some(to),
+        month: None,
+    };
+    println!("\n== Uptime, last 48 hours: workers below 100 % (totals cover all) ==");
+    crate::report::run_report(
+        db,
+        &ReportCommand::Uptime(UptimeArgs {
+            period: period.clone(),
+            puid: None,
+            group: None,
+            worker: None,
+            min_uptime: Some("1".to_owned()),
+            format: Format::Table,
+        }),
     )?;
-    println!("\nworst 10 workers over the last 48 stored hours:");
-    println!("{:<40} {:>9} {:>12}", "worker", "uptime", "reject rate");
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, i64>(2)?,
-            r.get::<_, Option<f64>>(3)?,
-        ))
-    })?;
-    for row in rows {
-        let (name, up, total, reject) = row?;
-        println!(
-            "{:<40} {:>8.1}% {:>11.3}%",
-            name,
-            100.0 * up as f64 / total.max(1) as f64,
-            100.0 * reject.unwrap_or(0.0)
-        );
-    }
+    println!("\n== Reject rate (accept-weighted), last 48 hours, by group ==");
+    crate::report::run_report(
+        db,
+        &ReportCommand::RejectRate(RejectRateArgs {
+            period,
+            puid: None,
+            group: None,
+            worker: None,
+            by: RejectRateBy::Group,
+            format: Format::Table,
+        }),
+    )?;
+    println!("\n== Monthly report ==");
+    crate::report::run_report(
+        db,
+        &ReportCommand::Monthly(MonthlyArgs {
+            month: now.format("%Y-%m").to_string(),
+            out: out.to_owned(),
+            csv: true,
+            puid: None,
+            top: 50,
+        }),
+    )?;
+    println!(
+        "\nTry: poolhist --db {} report uptime --format markdown | less",
+        db.display()
+    );
     Ok(())
 }

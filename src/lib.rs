@@ -9,5 +9,6 @@ pub mod commands;
 pub mod demo;
 pub mod ingest;
 pub mod logging;
+pub mod report;
 pub mod simulate;
 pub mod store;

@@ -2,6 +2,11 @@ use clap::Parser;
 
 use poolhist::cli::{Cli, Command};
 use poolhist::commands;
+use poolhist::report;
+
+fn db_or_default(db: Option<std::path::PathBuf>) -> std::path::PathBuf {
+    db.unwrap_or_else(|| commands::DEFAULT_DB.into())
+}
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -22,6 +27,10 @@ fn main() -> std::process::ExitCode {
             Command::Ingest(args) => commands::ingest_command(&args, cli.db).await,
             Command::Simulate(args) => poolhist::simulate::run(args).await,
             Command::Demo(args) => poolhist::demo::demo_command(&args, cli.db).await,
+            Command::Report(cmd) => report::run_report(&db_or_default(cli.db), &cmd),
+            Command::Sql(args) => report::run_sql(&db_or_default(cli.db), &args),
+            Command::Status(args) => report::run_status(&db_or_default(cli.db), &args),
+            Command::Gaps(args) => report::run_gaps(&db_or_default(cli.db), &args),
         }
     });
     match result {

@@ -30,6 +30,22 @@ fn help_texts_are_stable() {
     insta::assert_snapshot!("ingest_help", help_of(&["ingest", "--help"]));
     insta::assert_snapshot!("simulate_help", help_of(&["simulate", "--help"]));
     insta::assert_snapshot!("demo_help", help_of(&["demo", "--help"]));
+    insta::assert_snapshot!("report_help", help_of(&["report", "--help"]));
+    insta::assert_snapshot!(
+        "report_uptime_help",
+        help_of(&["report", "uptime", "--help"])
+    );
+    insta::assert_snapshot!(
+        "report_reject_rate_help",
+        help_of(&["report", "reject-rate", "--help"])
+    );
+    insta::assert_snapshot!(
+        "report_monthly_help",
+        help_of(&["report", "monthly", "--help"])
+    );
+    insta::assert_snapshot!("sql_help", help_of(&["sql", "--help"]));
+    insta::assert_snapshot!("status_help", help_of(&["status", "--help"]));
+    insta::assert_snapshot!("gaps_help", help_of(&["gaps", "--help"]));
 }
 
 #[test]

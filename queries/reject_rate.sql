@@ -1,0 +1,89 @@
+-- reject_rate.sql: accept-weighted reject rate per worker over a period, worst first.
+--
+-- Answers: what share of the work each worker sent was rejected, weighting every point by the
+-- hashes it accepted (never a plain mean of percentages).
+--
+-- How:  reject_rate = sum(hashrate_hs * seconds * reject_rate) / sum(hashrate_hs * seconds)
+-- over the period's non-provisional 1h tickers (seconds = 3600: the README's
+-- sum(hashrate_hs * reject_rate) / sum(hashrate_hs)). Where a worker has no final hourly point
+-- on a UTC day that lies wholly inside the period, its final 1d ticker for that day stands in
+-- (seconds = 86400, so a day weighs what its 24 hours would). hours_1h / days_1d / source say
+-- which was used. accepted_hashes and reject_weight are the two sums, so groups and accounts
+-- aggregate exactly: rate = sum(reject_weight) / sum(accepted_hashes).
+-- A worker with no accepted hashes in the period has reject_rate NULL (listed last).
+--
+-- Parameters (Unix seconds UTC):
+--   :from    required, inclusive.   :to  required, exclusive.
+--   :puid    account id, NULL = all.   :group  group name or numeric id, NULL = all.
+--   :worker  worker name GLOB pattern (case-sensitive; * ? [abc]), NULL = all.
+--
+-- Reads: v_workers, series, tickers.
+WITH
+-- the workers' series, materialised so SQLite indexes it for the joins below
+worker_series AS MATERIALIZED (
+    SELECT puid, worker_id, dimension, series_id FROM series WHERE worker_id IS NOT NULL
+),
+scope AS MATERIALIZED (
+    SELECT w.puid, w.worker_id, w.worker_name, w.group_name,
+           h.series_id AS hourly_series, d.series_id AS daily_series
+    FROM v_workers w
+    LEFT JOIN worker_series h
+           ON h.puid = w.puid AND h.worker_id = w.worker_id AND h.dimension = '1h'
+    LEFT JOIN worker_series d
+           ON d.puid = w.puid AND d.worker_id = w.worker_id AND d.dimension = '1d'
+    WHERE (:puid IS NULL OR w.puid = :puid)
+      AND (:group IS NULL OR w.group_name = :group OR CAST(w.group_id AS TEXT) = :group)
+      AND (:worker IS NULL OR w.worker_name GLOB :worker)
+),
+hourly AS (
+    -- straight from the tickers primary key, series by series (no sort)
+    SELECT t.series_id,
+           SUM(t.hashrate_hs * 3600.0)                 AS accepted_hashes,
+           SUM(t.hashrate_hs * 3600.0 * t.reject_rate) AS reject_weight,
+           COUNT(*)                                    AS hours_1h
+    FROM tickers t
+    WHERE t.series_id IN (SELECT hourly_series FROM scope)
+      AND t.ts >= :from AND t.ts < :to AND t.provisional = 0
+    GROUP BY t.series_id
+),
+daily AS (
+    -- days wholly inside the period on which the worker has no final hourly point
+    SELECT sc.daily_series AS series_id,
+           SUM(t.hashrate_hs * 86400.0)                 AS accepted_hashes,
+           SUM(t.hashrate_hs * 86400.0 * t.reject_rate) AS reject_weight,
+           COUNT(*)                                     AS days_1d
+    FROM scope sc
+    JOIN tickers t
+      ON t.series_id = sc.daily_series AND t.ts >= :from AND t.ts <= :to - 86400
+    WHERE t.provisional = 0
+      AND NOT EXISTS (SELECT 1 FROM tickers h
+                       WHERE h.series_id = sc.hourly_series AND h.provisional = 0
+                         AND h.ts >= t.ts AND h.ts < t.ts + 86400)
+    GROUP BY sc.daily_series
+),
+per_worker AS (
+    SELECT sc.puid, sc.worker_id, sc.worker_name, sc.group_name,
+           COALESCE(h.accepted_hashes, 0) + COALESCE(d.accepted_hashes, 0) AS accepted_hashes,
+           COALESCE(h.reject_weight, 0) + COALESCE(d.reject_weight, 0)     AS reject_weight,
+           COALESCE(h.hours_1h, 0)                                         AS hours_1h,
+           COALESCE(d.days_1d, 0)                                          AS days_1d
+    FROM scope sc
+    LEFT JOIN hourly h ON h.series_id = sc.hourly_series
+    LEFT JOIN daily d  ON d.series_id = sc.daily_series
+)
+SELECT puid,
+       worker_id,
+       worker_name,
+       group_name,
+       CASE WHEN accepted_hashes > 0 THEN reject_weight / accepted_hashes END AS reject_rate,
+       accepted_hashes,
+       reject_weight,
+       hours_1h,
+       days_1d,
+       CASE WHEN hours_1h > 0 AND days_1d > 0 THEN '1h+1d'
+            WHEN hours_1h > 0 THEN '1h'
+            WHEN days_1d > 0 THEN '1d'
+            ELSE 'none' END                                                AS source
+FROM per_worker
+ORDER BY reject_rate IS NULL, reject_rate DESC, accepted_hashes DESC, worker_name,
+         puid, worker_id;

@@ -1,0 +1,146 @@
+//! `poolhist gaps`: stored history that is missing (queries/gaps.sql), and whether the pool can
+//! still serve it.
+
+use rusqlite::{Connection, ToSql};
+
+use super::render::{Cell, Format, Report, Section, Table};
+use super::{query_rows, ReportError};
+
+pub const GAPS_SQL: &str = include_str!("../../queries/gaps.sql");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Dimension {
+    #[value(name = "1h")]
+    Hour,
+    #[value(name = "1d")]
+    Day,
+}
+
+/// `poolhist gaps`
+#[derive(Debug, Clone, clap::Args)]
+pub struct GapsArgs {
+    /// Only this account (where several share the database).
+    #[arg(long)]
+    pub puid: Option<i64>,
+    /// Only worker series whose name matches this GLOB pattern (case-sensitive; * ? [abc]).
+    #[arg(long, value_name = "PATTERN")]
+    pub worker: Option<String>,
+    /// Only hourly (1h) or daily (1d) series.
+    #[arg(long, value_enum)]
+    pub dimension: Option<Dimension>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gap {
+    pub puid: i64,
+    pub worker_id: Option<i64>,
+    pub worker_name: Option<String>,
+    pub dimension: String,
+    /// "hole" (missing inside the stored span) or "expired" (recorded in history_gaps).
+    pub kind: String,
+    pub from_ts: i64,
+    /// Inclusive: the last missing point.
+    pub to_ts: i64,
+    pub points_missing: i64,
+    /// "yes", "partly" or "no".
+    pub pool_still_has: String,
+}
+
+/// Gaps overlapping [from, to) (None = unbounded), with retention counted back from `now`.
+pub fn gaps(
+    conn: &Connection,
+    puid: Option<i64>,
+    worker: Option<&str>,
+    dimension: Option<Dimension>,
+    window: (Option<i64>, Option<i64>),
+    now: i64,
+) -> Result<Vec<Gap>, ReportError> {
+    let dimension = dimension.map(|d| match d {
+        Dimension::Hour => "1h",
+        Dimension::Day => "1d",
+    });
+    let params: [(&str, &dyn ToSql); 6] = [
+        (":now", &now),
+        (":from", &window.0),
+        (":to", &window.1),
+        (":puid", &puid),
+        (":worker", &worker),
+        (":dimension", &dimension),
+    ];
+    query_rows(conn, GAPS_SQL, &params, |r| {
+        Ok(Gap {
+            puid: r.get("puid")?,
+            worker_id: r.get("worker_id")?,
+            worker_name: r.get("worker_name")?,
+            dimension: r.get("dimension")?,
+            kind: r.get("kind")?,
+            from_ts: r.get("from_ts")?,
+            to_ts: r.get("to_ts")?,
+            points_missing: r.get("points_missing")?,
+            pool_still_has: r.get("pool_still_has")?,
+        })
+    })
+}
+
+pub fn gaps_table(gaps: &[Gap]) -> Table {
+    let mut table = Table::new(&[
+        "puid",
+        "worker_id",
+        "worker_name",
+        "dimension",
+        "kind",
+        "first_missing",
+        "last_missing",
+        "points_missing",
+        "pool_still_has",
+    ]);
+    for g in gaps {
+        table.rows.push(vec![
+            Cell::Int(g.puid),
+            g.worker_id.map_or(Cell::Null, Cell::Int),
+            Cell::text(
+                g.worker_name
+                    .clone()
+                    .unwrap_or_else(|| "(account)".to_owned()),
+            ),
+            Cell::text(&g.dimension),
+            Cell::text(&g.kind),
+            Cell::Time(g.from_ts),
+            Cell::Time(g.to_ts),
+            Cell::Int(g.points_missing),
+            Cell::text(&g.pool_still_has),
+        ]);
+    }
+    table
+}
+
+pub const GAPS_NOTE: &str = "hole: no stored point inside a series' stored span; expired: the \
+    pool had deleted the history before poolhist copied it. pool_still_has: the pool keeps worker \
+    1h for 72 h, account 1h for 720 h, worker 1d for 90 d, account 1d for 365 d; a new ingest \
+    run can still fetch what it has";
+
+pub fn report(conn: &Connection, args: &GapsArgs, now: i64) -> Result<Report, ReportError> {
+    let rows = gaps(
+        conn,
+        args.puid,
+        args.worker.as_deref(),
+        args.dimension,
+        (None, None),
+        now,
+    )?;
+    let missing: i64 = rows.iter().map(|g| g.points_missing).sum();
+    Ok(Report {
+        title: format!(
+            "Missing history: {} gaps, {missing} points, as of {} UTC",
+            rows.len(),
+            super::render::format_time(now)
+        ),
+        sections: vec![Section {
+            title: None,
+            table: gaps_table(&rows),
+            notes: vec![GAPS_NOTE.to_owned()],
+        }],
+    })
+}
