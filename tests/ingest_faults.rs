@@ -2,37 +2,15 @@
 //! way the simulator knows, nonsense tickers, and a pool that keeps failing. Each run is compared
 //! with a fault-free run of the same world.
 
+mod common;
+
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
-use poolhist::api::{AccessKey, ClientConfig};
-use poolhist::ingest::{self, IngestOptions, IngestSummary, PoolRetention};
-use poolhist::simulate::{self, FaultKind, SimConfig, SimStats, Simulator};
+use common::{all_rows, assert_same_rows, ingest_options, same_row, start_pool, Pool, NOW};
+use poolhist::ingest::{self, IngestOptions, IngestSummary};
+use poolhist::simulate::{FaultKind, SimConfig, SimStats};
 use rusqlite::Connection;
-
-/// 2026-11-20 12:30:00 UTC: half-way through an hour, so there is a live point.
-const NOW: i64 = 1_763_641_800;
-
-struct Pool {
-    sim: Arc<Simulator>,
-    url: String,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-impl Drop for Pool {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
-async fn start_pool(config: SimConfig) -> Pool {
-    let sim = Arc::new(Simulator::new(config));
-    let (url, server) = simulate::spawn_local(Arc::clone(&sim))
-        .await
-        .expect("simulator starts");
-    Pool { sim, url, server }
-}
 
 /// A world big enough for a few hundred requests: 30 workers, pages cut at 48 points.
 fn world(fault_rate: f64) -> SimConfig {
@@ -50,62 +28,17 @@ fn world(fault_rate: f64) -> SimConfig {
 /// A client that waits little between attempts, gives up on an answer after 1 s (the slow
 /// fault takes 1.5 s) and tries 8 times.
 fn options(pool: &Pool, db: &Path) -> IngestOptions {
-    let key = AccessKey::new(SimConfig::default().access_key).unwrap();
-    let mut client = ClientConfig::new(&pool.url, key);
-    client.backoff_base = Duration::from_millis(5);
-    client.max_backoff = Duration::from_millis(100);
-    client.timeout = Duration::from_secs(1);
-    client.max_attempts = 8;
-    IngestOptions {
-        db_path: db.to_owned(),
-        client,
-        puids: vec![SimConfig::default().puid],
-        since: None,
-        concurrency: 4,
-        retention: PoolRetention::default(),
-        now: Some(NOW),
-        show_progress: false,
-        wait_for_lock: false,
-    }
+    let mut options = ingest_options(pool, db, NOW);
+    options.client.max_backoff = Duration::from_millis(100);
+    options.client.timeout = Duration::from_secs(1);
+    options.client.max_attempts = 8;
+    options
 }
 
 async fn ingest_ok(pool: &Pool, db: &Path) -> IngestSummary {
     ingest::run(options(pool, db))
         .await
         .expect("ingest succeeds")
-}
-
-#[derive(Debug, Clone, PartialEq)]
-struct Row {
-    worker_id: Option<i64>,
-    dimension: String,
-    ts: i64,
-    hashrate_hs: f64,
-    reject_rate: f64,
-    provisional: bool,
-}
-
-fn all_rows(db: &Path) -> Vec<Row> {
-    let conn = Connection::open(db).unwrap();
-    let mut stmt = conn
-        .prepare(
-            "SELECT worker_id, dimension, ts, hashrate_hs, reject_rate, provisional FROM v_tickers \
-             ORDER BY worker_id, dimension, ts",
-        )
-        .unwrap();
-    let rows = stmt
-        .query_map([], |r| {
-            Ok(Row {
-                worker_id: r.get(0)?,
-                dimension: r.get(1)?,
-                ts: r.get(2)?,
-                hashrate_hs: r.get(3)?,
-                reject_rate: r.get(4)?,
-                provisional: r.get(5)?,
-            })
-        })
-        .unwrap();
-    rows.map(Result::unwrap).collect()
 }
 
 /// The directory and the gaps, as text rows: what else a run leaves behind.
@@ -131,30 +64,6 @@ fn directory_dump(db: &Path) -> Vec<String> {
         dump.extend(rows.map(Result::unwrap));
     }
     dump
-}
-
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-300)
-}
-
-fn same_row(l: &Row, r: &Row) -> bool {
-    l.worker_id == r.worker_id
-        && l.dimension == r.dimension
-        && l.ts == r.ts
-        && l.provisional == r.provisional
-        && close(l.hashrate_hs, r.hashrate_hs)
-        && close(l.reject_rate, r.reject_rate)
-}
-
-/// Compares two table dumps, reporting the first difference instead of both dumps.
-fn assert_same_rows(left: &[Row], right: &[Row]) {
-    for (index, (l, r)) in left.iter().zip(right).enumerate() {
-        assert!(
-            same_row(l, r),
-            "first difference at row {index}: {l:?} vs {r:?}"
-        );
-    }
-    assert_eq!(left.len(), right.len(), "row counts differ");
 }
 
 fn last_run(db: &Path) -> (String, i64, i64, Option<String>) {

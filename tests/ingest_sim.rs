@@ -1,38 +1,17 @@
 //! End-to-end ingest against the real simulator over loopback: exact values, idempotence,
 //! incremental runs, provisional points, paging under a count cap, failing fast, expired history.
 
+mod common;
+
 use std::path::Path;
-use std::sync::Arc;
 
-use poolhist::api::{AccessKey, ClientConfig, Dimension};
-use poolhist::ingest::{self, IngestOptions, IngestSummary, PoolRetention};
-use poolhist::simulate::{self, SimConfig, Simulator};
+use common::{
+    all_rows, assert_same_rows, close, ingest_options, start_pool, Pool, Row, DAY, HOUR, NOW,
+};
+use poolhist::api::{AccessKey, Dimension};
+use poolhist::ingest::{self, IngestSummary, PoolRetention};
+use poolhist::simulate::{SimConfig, Simulator};
 use rusqlite::Connection;
-
-/// 2026-11-20 12:30:00 UTC: half-way through an hour, so there is a live point.
-const NOW: i64 = 1_763_641_800;
-const HOUR: i64 = 3_600;
-const DAY: i64 = 86_400;
-
-struct Pool {
-    sim: Arc<Simulator>,
-    url: String,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-impl Drop for Pool {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
-async fn start_pool(config: SimConfig) -> Pool {
-    let sim = Arc::new(Simulator::new(config));
-    let (url, server) = simulate::spawn_local(Arc::clone(&sim))
-        .await
-        .expect("simulator starts");
-    Pool { sim, url, server }
-}
 
 fn sim_config(workers: u32) -> SimConfig {
     SimConfig {
@@ -43,79 +22,11 @@ fn sim_config(workers: u32) -> SimConfig {
     }
 }
 
-fn options(pool: &Pool, db: &Path, now: i64) -> IngestOptions {
-    let key = AccessKey::new(SimConfig::default().access_key).unwrap();
-    let mut client = ClientConfig::new(&pool.url, key);
-    client.backoff_base = std::time::Duration::from_millis(5);
-    IngestOptions {
-        db_path: db.to_owned(),
-        client,
-        puids: vec![SimConfig::default().puid],
-        since: None,
-        concurrency: 4,
-        retention: PoolRetention::default(),
-        now: Some(now),
-        show_progress: false,
-        wait_for_lock: false,
-    }
-}
-
 async fn ingest_at(pool: &Pool, db: &Path, now: i64) -> IngestSummary {
     pool.sim.set_now(now);
-    ingest::run(options(pool, db, now))
+    ingest::run(ingest_options(pool, db, now))
         .await
         .expect("ingest succeeds")
-}
-
-#[derive(Debug, Clone, PartialEq)]
-struct Row {
-    worker_id: Option<i64>,
-    dimension: String,
-    ts: i64,
-    hashrate_hs: f64,
-    reject_rate: f64,
-    provisional: bool,
-}
-
-fn all_rows(db: &Path) -> Vec<Row> {
-    let conn = Connection::open(db).unwrap();
-    let mut stmt = conn
-        .prepare(
-            "SELECT worker_id, dimension, ts, hashrate_hs, reject_rate, provisional FROM v_tickers \
-             ORDER BY worker_id, dimension, ts",
-        )
-        .unwrap();
-    let rows = stmt
-        .query_map([], |r| {
-            Ok(Row {
-                worker_id: r.get(0)?,
-                dimension: r.get(1)?,
-                ts: r.get(2)?,
-                hashrate_hs: r.get(3)?,
-                reject_rate: r.get(4)?,
-                provisional: r.get(5)?,
-            })
-        })
-        .unwrap();
-    rows.map(Result::unwrap).collect()
-}
-
-/// Compares two table dumps, reporting the first difference instead of both dumps.
-fn assert_same_rows(left: &[Row], right: &[Row]) {
-    for (index, (l, r)) in left.iter().zip(right).enumerate() {
-        let same = l.worker_id == r.worker_id
-            && l.dimension == r.dimension
-            && l.ts == r.ts
-            && l.provisional == r.provisional
-            && close(l.hashrate_hs, r.hashrate_hs)
-            && close(l.reject_rate, r.reject_rate);
-        assert!(same, "first difference at row {index}: {l:?} vs {r:?}");
-    }
-    assert_eq!(left.len(), right.len(), "row counts differ");
-}
-
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-300)
 }
 
 /// Every slot the pool still serves at `now` for a series, with its final value.
@@ -273,7 +184,7 @@ async fn wrong_key_fails_fast_and_leaves_data_untouched() {
     ingest_at(&pool, &db, NOW).await;
     let before = all_rows(&db);
 
-    let mut bad = options(&pool, &db, NOW + HOUR);
+    let mut bad = ingest_options(&pool, &db, NOW + HOUR);
     bad.client.access_key = AccessKey::new("r_wrong_key_123").unwrap();
     pool.sim.set_now(NOW + HOUR);
     let started = std::time::Instant::now();

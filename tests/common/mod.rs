@@ -1,0 +1,115 @@
+//! What the integration tests share: a simulated pool on loopback, an ingest configured for it,
+//! and table dumps compared with a tolerance for unit rounding.
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use poolhist::api::{AccessKey, ClientConfig};
+use poolhist::ingest::{IngestOptions, PoolRetention};
+use poolhist::simulate::{self, SimConfig, Simulator};
+use rusqlite::Connection;
+
+/// 2026-11-20 12:30:00 UTC: half-way through an hour, so there is a live point.
+pub const NOW: i64 = 1_763_641_800;
+pub const HOUR: i64 = 3_600;
+pub const DAY: i64 = 86_400;
+
+/// The simulator serving on loopback; stops when dropped.
+pub struct Pool {
+    pub sim: Arc<Simulator>,
+    pub url: String,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+pub async fn start_pool(config: SimConfig) -> Pool {
+    let sim = Arc::new(Simulator::new(config));
+    let (url, server) = simulate::spawn_local(Arc::clone(&sim))
+        .await
+        .expect("simulator starts");
+    Pool { sim, url, server }
+}
+
+/// An ingest of the simulator's account at `now`, with quick retries.
+pub fn ingest_options(pool: &Pool, db: &Path, now: i64) -> IngestOptions {
+    let key = AccessKey::new(SimConfig::default().access_key).unwrap();
+    let mut client = ClientConfig::new(&pool.url, key);
+    client.backoff_base = Duration::from_millis(5);
+    IngestOptions {
+        db_path: db.to_owned(),
+        client,
+        puids: vec![SimConfig::default().puid],
+        since: None,
+        concurrency: 4,
+        retention: PoolRetention::default(),
+        now: Some(now),
+        show_progress: false,
+        wait_for_lock: false,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub worker_id: Option<i64>,
+    pub dimension: String,
+    pub ts: i64,
+    pub hashrate_hs: f64,
+    pub reject_rate: f64,
+    pub provisional: bool,
+}
+
+/// Every stored ticker, through the public view, in a stable order.
+pub fn all_rows(db: &Path) -> Vec<Row> {
+    let conn = Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT worker_id, dimension, ts, hashrate_hs, reject_rate, provisional FROM v_tickers \
+             ORDER BY worker_id, dimension, ts",
+        )
+        .unwrap();
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(Row {
+                worker_id: r.get(0)?,
+                dimension: r.get(1)?,
+                ts: r.get(2)?,
+                hashrate_hs: r.get(3)?,
+                reject_rate: r.get(4)?,
+                provisional: r.get(5)?,
+            })
+        })
+        .unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+/// Equal to 1e-9 relative: the same point sent in another unit letter differs in the last bits.
+pub fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-300)
+}
+
+pub fn same_row(l: &Row, r: &Row) -> bool {
+    l.worker_id == r.worker_id
+        && l.dimension == r.dimension
+        && l.ts == r.ts
+        && l.provisional == r.provisional
+        && close(l.hashrate_hs, r.hashrate_hs)
+        && close(l.reject_rate, r.reject_rate)
+}
+
+/// Compares two table dumps, reporting the first difference instead of both dumps.
+pub fn assert_same_rows(left: &[Row], right: &[Row]) {
+    for (index, (l, r)) in left.iter().zip(right).enumerate() {
+        assert!(
+            same_row(l, r),
+            "first difference at row {index}: {l:?} vs {r:?}"
+        );
+    }
+    assert_eq!(left.len(), right.len(), "row counts differ");
+}
