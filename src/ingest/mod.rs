@@ -64,7 +64,7 @@ impl IngestSummary {
     /// The one line printed at the end of a run.
     pub fn line(&self) -> String {
         let mut line = format!(
-            "ingest ok: {} account(s), {} workers, {} series, {} requests ({} retried), {} tickers: {} rows new, {} updated in {:.1} s",
+            "ingest ok: {} account(s), {} workers, {} series, {} requests ({} retried), {} tickers: {} rows new, {} updated in {:.2} s",
             self.accounts,
             self.workers,
             self.series,
