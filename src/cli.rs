@@ -82,7 +82,7 @@ pub struct IngestArgs {
     pub timeout: u64,
 
     /// Attempts per request on transient failures before the run fails
-    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=50))]
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=50))]
     pub max_attempts: u32,
 
     /// If another ingest holds the database, wait for it instead of failing at once

@@ -54,9 +54,9 @@ pub fn ingest_options(
         ),
         None => None,
     };
-    if !(args.rate.is_finite() && args.rate >= 0.0) {
+    if !(args.rate.is_finite() && (args.rate == 0.0 || (0.01..=100_000.0).contains(&args.rate))) {
         bail!(
-            "--rate {}: give requests per second, 0 for no limit",
+            "--rate {}: give requests per second between 0.01 and 100000, or 0 for no limit",
             args.rate
         );
     }

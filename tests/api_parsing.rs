@@ -62,8 +62,16 @@ fn malformed_responses_name_the_endpoint_and_field() {
         let error =
             parse_share_history("/worker/9/share-history [1h]", &fixture(case)).unwrap_err();
         assert!(
-            matches!(error, ApiError::Malformed { .. }),
+            matches!(
+                error,
+                ApiError::Malformed { .. } | ApiError::EmptyData { .. }
+            ),
             "{case}: {error:?}"
+        );
+        assert_eq!(
+            error.is_empty_data(),
+            case == "share_history_empty_data.json",
+            "{case}"
         );
         assert_eq!(error.disposition(), Disposition::Transient, "{case}");
         messages.push(format!("{case}: {error}"));
@@ -131,4 +139,25 @@ fn null_tickers_mean_no_data_but_missing_tickers_are_malformed() {
     let missing = br#"{"err_no":0,"data":{"shares_unit":"T"}}"#;
     let error = parse_share_history("/worker/1/share-history", missing).unwrap_err();
     assert!(error.to_string().contains("data.tickers"), "{error}");
+}
+
+#[test]
+fn odd_secondary_fields_in_one_row_do_not_fail_the_listing() {
+    let parsed = parse_worker_page(
+        "/worker",
+        &fixture("workers_page_odd_secondary_fields.json"),
+    )
+    .expect("parses");
+    assert_eq!(parsed.items.len(), 2);
+    let first = &parsed.items[0];
+    assert_eq!(first.gid, None);
+    assert_eq!(first.accept_count, None);
+    assert_eq!(first.last_share_time.and_then(|t| t.0), Some(1_423_464_377));
+    let second = &parsed.items[1];
+    assert_eq!(second.gid.map(|g| g.0), Some(3));
+    assert_eq!(
+        second.last_share_time.and_then(|t| t.0),
+        Some(1_468_393_691)
+    );
+    assert_eq!(second.status.0, "");
 }

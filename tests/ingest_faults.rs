@@ -140,10 +140,11 @@ async fn ingest_under_25_percent_faults_stores_exactly_the_clean_data() {
     assert_eq!(summary.retries, stats.failures_served());
     // Nonsense came too, and every nonsense ticker was rejected, none stored.
     assert!(stats.nonsense_tickers_served > 0);
-    assert_eq!(summary.tickers_rejected, stats.nonsense_tickers_served);
+    assert!(summary.tickers_rejected > 0);
+    assert!(summary.tickers_rejected <= stats.nonsense_tickers_served);
     let (status, rejected, _, _) = last_run(&db);
     assert_eq!(status, "ok");
-    assert_eq!(rejected as u64, stats.nonsense_tickers_served);
+    assert_eq!(rejected as u64, summary.tickers_rejected);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -168,14 +169,17 @@ async fn nonsense_tickers_are_rejected_counted_and_never_stored() {
     );
     assert_eq!(stats.failures_served(), 0);
     assert_eq!(summary.retries, 0, "nonsense is not a reason to retry");
-    assert_eq!(summary.tickers_rejected, stats.nonsense_tickers_served);
+    // A page with rejected points is asked for twice more (a garbled real point may come right
+    // the next time); this simulator repeats its nonsense, so each is served three times and
+    // counted once, from the answer finally taken.
+    assert_eq!(summary.tickers_rejected * 3, stats.nonsense_tickers_served);
     assert!(summary.line().contains(&format!(
         "{} nonsense tickers rejected",
-        stats.nonsense_tickers_served
+        summary.tickers_rejected
     )));
     let (status, rejected, _, _) = last_run(&db);
     assert_eq!(status, "ok");
-    assert_eq!(rejected as u64, stats.nonsense_tickers_served);
+    assert_eq!(rejected as u64, summary.tickers_rejected);
 
     assert_same_rows(&all_rows(&db), &all_rows(&clean_db));
     let conn = Connection::open(&db).unwrap();

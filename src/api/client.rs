@@ -19,6 +19,8 @@ use super::secret::AccessKey;
 
 /// How many times an unknown pool error (not known transient) is tried before giving up.
 const DOUBTFUL_ATTEMPTS: u32 = 3;
+/// Empty `data` answers in a row before share-history takes the window as holding no data.
+pub const EMPTY_DATA_ATTEMPTS: u32 = 5;
 /// Longest wait we accept from a `Retry-After` header; absurd values are clamped to this.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 
@@ -44,7 +46,7 @@ impl ClientConfig {
             access_key,
             timeout: Duration::from_secs(30),
             rate_per_second: None,
-            max_attempts: 6,
+            max_attempts: 10,
             backoff_base: Duration::from_millis(250),
             max_backoff: Duration::from_secs(30),
         }
@@ -162,7 +164,7 @@ impl PoolClient {
             ("dimension", dimension.as_str().to_owned()),
             ("start_ts", start_ts.to_string()),
             ("count", count.to_string()),
-            ("real_point", "1".to_owned()),
+            ("real_point", "true".to_owned()),
         ];
         let label = format!("{path} [{dimension}, start_ts {start_ts}]");
         self.get(label, &path, puid, &params, parse_share_history)
@@ -179,6 +181,7 @@ impl PoolClient {
     ) -> Result<T, ApiError> {
         let key = self.config.access_key.expose();
         let mut attempt = 0;
+        let mut empty_in_a_row = 0;
         loop {
             attempt += 1;
             if let Some(limiter) = &self.limiter {
@@ -193,12 +196,17 @@ impl PoolClient {
                 Ok(value) => return Ok(value),
                 Err(e) => e.redacted(key),
             };
+            empty_in_a_row = if error.is_empty_data() {
+                empty_in_a_row + 1
+            } else {
+                0
+            };
             let allowed = match error.disposition() {
                 Disposition::Permanent => return Err(error),
                 Disposition::Transient => self.config.max_attempts,
                 Disposition::Doubtful => DOUBTFUL_ATTEMPTS.min(self.config.max_attempts),
             };
-            if attempt >= allowed {
+            if attempt >= allowed || empty_in_a_row >= EMPTY_DATA_ATTEMPTS {
                 return Err(ApiError::GaveUp {
                     attempts: attempt,
                     last: Box::new(error),

@@ -30,6 +30,10 @@ pub enum ApiError {
     /// The body is not the JSON we expect; `detail` names the field.
     #[error("{endpoint}: malformed response: {detail}")]
     Malformed { endpoint: String, detail: String },
+    /// err_no 0 with an empty or missing `data`: a struggling pool, or (for share-history, as
+    /// the reference can be read) "no data at that time". Retried; see `client`.
+    #[error("{endpoint}: malformed response: field `data` is empty")]
+    EmptyData { endpoint: String },
     /// Retries ran out; `last` is the final failure.
     #[error("{last} (gave up after {attempts} attempts)")]
     GaveUp { attempts: u32, last: Box<ApiError> },
@@ -66,7 +70,9 @@ impl ApiError {
                 500..=599 => Disposition::Transient,
                 _ => Disposition::Doubtful,
             },
-            ApiError::Transport { .. } | ApiError::Malformed { .. } => Disposition::Transient,
+            ApiError::Transport { .. }
+            | ApiError::Malformed { .. }
+            | ApiError::EmptyData { .. } => Disposition::Transient,
             ApiError::GaveUp { .. } => Disposition::Permanent,
         }
     }
@@ -82,7 +88,14 @@ impl ApiError {
 
     /// Removes `secret` from every text the error carries (a pool may echo the request).
     pub fn redacted(self, secret: &str) -> ApiError {
-        let scrub = |text: String| crate::api::secret::redact(&text, secret);
+        // Scrub first, then shorten: a key cut in half would no longer be recognised.
+        let scrub = |text: String| {
+            let clean = crate::api::secret::redact(&text, secret);
+            match clean.char_indices().nth(300) {
+                Some((cut, _)) => format!("{}...", &clean[..cut]),
+                None => clean,
+            }
+        };
         match self {
             ApiError::Pool {
                 endpoint,
@@ -112,10 +125,22 @@ impl ApiError {
                 endpoint: scrub(endpoint),
                 detail: scrub(detail),
             },
+            ApiError::EmptyData { endpoint } => ApiError::EmptyData {
+                endpoint: scrub(endpoint),
+            },
             ApiError::GaveUp { attempts, last } => ApiError::GaveUp {
                 attempts,
                 last: Box::new(last.redacted(secret)),
             },
+        }
+    }
+
+    /// The last failure was an empty `data`, after every retry.
+    pub fn is_empty_data(&self) -> bool {
+        match self {
+            ApiError::EmptyData { .. } => true,
+            ApiError::GaveUp { last, .. } => last.is_empty_data(),
+            _ => false,
         }
     }
 

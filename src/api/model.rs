@@ -221,8 +221,13 @@ fn parse_time_text(text: &str) -> Option<Option<i64>> {
     if let Ok(seconds) = text.parse::<i64>() {
         return Some((seconds > 0).then_some(seconds));
     }
-    if let Ok(t) = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S") {
-        return Some(Some(t.and_utc().timestamp()));
+    if let Ok(seconds) = text.parse::<f64>() {
+        return Some((seconds.is_finite() && seconds > 0.0).then_some(seconds as i64));
+    }
+    for format in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(text, format) {
+            return Some(Some(t.and_utc().timestamp()));
+        }
     }
     chrono::DateTime::parse_from_rfc3339(text)
         .ok()
@@ -235,6 +240,7 @@ pub fn unit_multiplier(unit: &str) -> Option<f64> {
     let upper = unit.trim().to_ascii_uppercase();
     let letter = upper
         .strip_suffix("H/S")
+        .or_else(|| upper.strip_suffix("HS"))
         .or_else(|| upper.strip_suffix("H"))
         .unwrap_or(&upper);
     let exponent = match letter {
@@ -449,18 +455,37 @@ pub struct WorkerWire {
     pub worker_id: FlexId,
     #[serde(default)]
     pub worker_name: FlexText,
-    #[serde(default)]
+    // Secondary fields: an odd value in one row must not fail the whole listing.
+    #[serde(default, deserialize_with = "lenient")]
     pub gid: Option<FlexId>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_or_default")]
     pub group_name: FlexText,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_or_default")]
     pub status: FlexText,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient")]
     pub last_share_time: Option<FlexTime>,
-    #[serde(default, alias = "last_ip")]
+    #[serde(default, alias = "last_ip", deserialize_with = "lenient_or_default")]
     pub last_share_ip: FlexText,
-    #[serde(default, alias = "total_accept")]
+    #[serde(default, alias = "total_accept", deserialize_with = "lenient")]
     pub accept_count: Option<FlexNumber>,
+}
+
+/// Reads a secondary field; a value of the wrong shape becomes `None` instead of an error.
+fn lenient<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let value = <serde_json::Value as serde::Deserialize>::deserialize(deserializer)?;
+    Ok(T::deserialize(value).ok())
+}
+
+fn lenient_or_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned + Default,
+{
+    lenient(deserializer).map(Option::unwrap_or_default)
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]

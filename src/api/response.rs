@@ -46,9 +46,8 @@ pub fn parse_data<T: DeserializeOwned>(endpoint: &str, body: &[u8]) -> Result<T,
     let data = envelope_data(endpoint, body)?;
     if is_empty_json(data.get()) {
         // An empty `data` with err_no 0 is how a struggling pool fails: retry, never read as "nothing".
-        return Err(ApiError::Malformed {
+        return Err(ApiError::EmptyData {
             endpoint: endpoint.to_owned(),
-            detail: "field `data` is empty".to_owned(),
         });
     }
     typed_data(endpoint, data)
@@ -106,9 +105,9 @@ fn envelope_data<'a>(endpoint: &str, body: &'a [u8]) -> Result<&'a RawValue, Api
             message: render_err_msg(envelope.err_msg.as_ref()),
         });
     }
-    envelope
-        .data
-        .ok_or_else(|| malformed("field `data` is missing".to_owned()))
+    envelope.data.ok_or_else(|| ApiError::EmptyData {
+        endpoint: endpoint.to_owned(),
+    })
 }
 
 fn is_empty_json(raw: &str) -> bool {
@@ -136,7 +135,11 @@ pub fn render_err_msg(err_msg: Option<&serde_json::Value>) -> String {
         }
     }
     let text = err_msg.map(flat).unwrap_or_default();
-    let text: String = text.chars().filter(|c| !c.is_control()).take(300).collect();
+    let text: String = text
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(2_000)
+        .collect();
     if text.trim().is_empty() {
         "(no message)".to_owned()
     } else {
@@ -167,12 +170,12 @@ pub fn parse_share_history(endpoint: &str, body: &[u8]) -> Result<ShareHistory, 
         // `data: []` reads as a struct without fields: say which it was.
         None => {
             let data = envelope_data(endpoint, body)?;
-            let detail = if is_empty_json(data.get()) {
-                "field `data` is empty"
-            } else {
-                "field `data.tickers` is missing"
-            };
-            return Err(malformed(detail.to_owned()));
+            if is_empty_json(data.get()) {
+                return Err(ApiError::EmptyData {
+                    endpoint: endpoint.to_owned(),
+                });
+            }
+            return Err(malformed("field `data.tickers` is missing".to_owned()));
         }
     };
     let has_values = tickers
@@ -200,6 +203,8 @@ pub fn parse_share_history(endpoint: &str, body: &[u8]) -> Result<ShareHistory, 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListPage<T> {
     pub items: Vec<T>,
+    /// The page size the pool says it used (it may cap what we asked for).
+    pub page_size: Option<u64>,
     pub page_count: Option<u64>,
     pub total_count: Option<u64>,
 }
@@ -214,15 +219,15 @@ fn list_page<T: DeserializeOwned>(endpoint: &str, body: &[u8]) -> Result<ListPag
     let data = envelope_data(endpoint, body)?;
     // A bare `[]` too: a real empty listing still carries its paging fields.
     if is_empty_json(data.get()) {
-        return Err(ApiError::Malformed {
+        return Err(ApiError::EmptyData {
             endpoint: endpoint.to_owned(),
-            detail: "field `data` is empty".to_owned(),
         });
     }
     if data.get().trim_start().starts_with('[') {
         let items: Vec<T> = typed_data(endpoint, data)?;
         return Ok(ListPage {
             items,
+            page_size: None,
             page_count: Some(1),
             total_count: None,
         });
@@ -241,6 +246,7 @@ fn list_page_from<T>(wire: PageWire<T>) -> ListPage<T> {
     let count = |n: Option<FlexNumber>| n.and_then(|n| n.0).filter(|v| *v >= 0.0).map(|v| v as u64);
     ListPage {
         items: wire.list.unwrap_or_default(),
+        page_size: count(wire.page_size),
         page_count: count(wire.page_count),
         total_count: count(wire.total_count),
     }

@@ -50,7 +50,21 @@ pub fn redact(text: &str, secret: &str) -> String {
     if secret.is_empty() {
         return text.to_owned();
     }
-    text.replace(secret, "***")
+    let mut clean = text.replace(secret, "***");
+    // As it appears in a query string, too.
+    let encoded: String = secret
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    if encoded != secret {
+        clean = clean.replace(&encoded, "***");
+    }
+    clean
 }
 
 #[cfg(test)]
@@ -66,6 +80,14 @@ mod tests {
     #[test]
     fn redact_removes_every_occurrence() {
         assert_eq!(redact("a k1 b k1", "k1"), "a *** b ***");
+    }
+
+    #[test]
+    fn redact_removes_the_url_encoded_form_too() {
+        assert_eq!(
+            redact("?access_key=a%2Bb%2F&x", "a+b/"),
+            "?access_key=***&x"
+        );
     }
 
     #[test]

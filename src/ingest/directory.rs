@@ -127,11 +127,12 @@ where
                 items.insert(id, item);
             }
         }
-        let have_all = match (page.total_count, page.page_count) {
-            (Some(total), _) => items.len() as u64 >= total,
-            (None, Some(pages)) => page_number >= pages,
-            (None, None) => false,
-        };
+        // Neither `page_count` nor `page_size` is trusted: a pool that caps the page size may
+        // report the size we asked for and count pages of it. Without a total, only an empty
+        // page (or one with nothing new) ends the listing: one request more, nobody missed.
+        let have_all = page
+            .total_count
+            .is_some_and(|total| items.len() as u64 >= total);
         // A page with nothing new means the pool ignores `page`: more pages would repeat it.
         if have_all || new_on_page == 0 {
             break;

@@ -55,6 +55,8 @@ pub struct IngestSummary {
     pub counts: WriteCounts,
     /// Series whose unfetched history had already expired at the pool.
     pub expired_series: u64,
+    /// Worker series skipped because the pool no longer knows the worker.
+    pub series_skipped: u64,
     /// Series whose `--since` reached before what the pool keeps.
     pub since_before_retention: u64,
     pub seconds: f64,
@@ -85,6 +87,12 @@ impl IngestSummary {
             line.push_str(&format!(
                 "; WARNING: history of {} series expired at the pool before it was collected (last run too long ago): see `poolhist gaps`",
                 self.expired_series
+            ));
+        }
+        if self.series_skipped > 0 {
+            line.push_str(&format!(
+                "; {} worker series skipped: the pool no longer knows those workers",
+                self.series_skipped
             ));
         }
         if self.since_before_retention > 0 {
@@ -150,6 +158,7 @@ pub async fn run(options: IngestOptions) -> Result<IngestSummary, IngestError> {
     summary.tickers_rejected = shared.tickers_rejected.load(Ordering::Relaxed);
     summary.counts = counts;
     summary.expired_series = counts.gaps;
+    summary.series_skipped = shared.series_skipped.load(Ordering::Relaxed);
     summary.seconds = started.elapsed().as_secs_f64();
     let totals = RunTotals {
         series_synced: shared.series_done.load(Ordering::Relaxed),

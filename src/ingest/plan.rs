@@ -142,7 +142,10 @@ pub struct NormalizedPage {
 /// provisional. Duplicate timestamps keep the last one sent.
 pub fn normalize_page(history: &ShareHistory, dimension: Dimension, now: i64) -> NormalizedPage {
     let step = dimension.step_seconds();
+    let current_slot = floor_to_step(now, dimension);
     let mut page = NormalizedPage::default();
+    // A live point some pools stamp with the time of the request rather than its slot.
+    let mut unaligned_live: Option<TickerRow> = None;
     for raw in &history.tickers {
         let (ts, accept, reject_percent) = match *raw {
             RawTicker::Null => {
@@ -176,11 +179,24 @@ pub fn normalize_page(history: &ShareHistory, dimension: Dimension, now: i64) ->
                 continue;
             }
         };
-        let valid = ts > 0
-            && ts % 3_600 == 0
+        let valid_values = accept >= 0.0 && (0.0..=100.0).contains(&reject_percent);
+        if valid_values
+            && ts % 3_600 != 0
             && ts <= now
-            && accept >= 0.0
-            && (0.0..=100.0).contains(&reject_percent);
+            && floor_to_step(ts, dimension) == current_slot
+        {
+            if unaligned_live.is_some() {
+                page.rejected += 1;
+            }
+            unaligned_live = Some(TickerRow {
+                ts: current_slot,
+                hashrate_hs: accept * history.multiplier_hs,
+                reject_rate: reject_percent / 100.0,
+                provisional: true,
+            });
+            continue;
+        }
+        let valid = valid_values && ts > 0 && ts % 3_600 == 0 && ts <= now;
         if !valid {
             page.rejected += 1;
             continue;
@@ -191,6 +207,13 @@ pub fn normalize_page(history: &ShareHistory, dimension: Dimension, now: i64) ->
             reject_rate: reject_percent / 100.0,
             provisional: ts + step > now,
         });
+    }
+    if let Some(live) = unaligned_live {
+        if page.tickers.iter().any(|t| t.ts == live.ts) {
+            page.rejected += 1;
+        } else {
+            page.tickers.push(live);
+        }
     }
     if dimension == Dimension::Day {
         page.rejected += reject_off_day_boundary(&mut page.tickers);
@@ -340,6 +363,33 @@ mod tests {
         assert_eq!(page.rejected, 5);
         assert_eq!(page.empty, 1);
         assert_eq!(page.tickers.len(), 1);
+    }
+
+    #[test]
+    fn a_live_point_stamped_with_the_request_time_is_kept_at_its_slot() {
+        let page = normalize_page(
+            &history(vec![
+                values(1_764_068_400.0, 2.0, 0.1),
+                values((NOW - 60) as f64, 3.0, 0.2),
+            ]),
+            Dimension::Hour,
+            NOW,
+        );
+        let got: Vec<(i64, bool)> = page.tickers.iter().map(|t| (t.ts, t.provisional)).collect();
+        assert_eq!(got, vec![(1_764_068_400, false), (1_764_072_000, true)]);
+        assert_eq!(page.rejected, 0);
+        // Beside a live point on its slot, the odd one is nonsense.
+        let page = normalize_page(
+            &history(vec![
+                values(1_764_072_000.0, 2.0, 0.1),
+                values((NOW - 60) as f64, 3.0, 0.2),
+            ]),
+            Dimension::Hour,
+            NOW,
+        );
+        assert_eq!(page.tickers.len(), 1);
+        assert_eq!(page.tickers[0].hashrate_hs, 2e12);
+        assert_eq!(page.rejected, 1);
     }
 
     #[test]

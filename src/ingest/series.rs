@@ -5,39 +5,53 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use super::plan::{self, count_for, expired_gap, normalize_page, SeriesStart};
+use super::plan::{self, count_for, expired_gap, normalize_page, NormalizedPage, SeriesStart};
+use crate::api::response::ShareHistory;
 use crate::api::{ApiError, Dimension, PoolClient};
 use crate::store::{PageWrite, SeriesState};
 
+/// A page with rejected points is asked for again this many times: a pool that garbled a real
+/// point once usually sends it right the next time, and the watermark must not pass it unseen.
+const REFETCHES_ON_REJECT: u32 = 2;
+
 /// What the fetchers learn and count, shared by all of them.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct FetchShared {
-    /// Per dimension (hour, day): the most slots one request has been seen to cover (0 until a
-    /// page shows it). An empty page advances the cursor by this much, so never by more than the
-    /// pool is known to serve, whatever cap it applies silently.
-    pub slots_per_request: [AtomicU32; 2],
+    /// Per endpoint kind (account, worker) and dimension (hour, day): the most ticker elements
+    /// (nulls included) one answer has held, 0 until seen. An empty page advances the cursor by
+    /// this much, so never by more slots than the pool is known to serve per request, whatever
+    /// cap it applies silently.
+    slots_per_request: [[AtomicU32; 2]; 2],
     pub tickers_fetched: AtomicU64,
     pub tickers_rejected: AtomicU64,
     pub series_done: AtomicU64,
-}
-
-impl Default for FetchShared {
-    fn default() -> FetchShared {
-        FetchShared {
-            slots_per_request: [AtomicU32::new(0), AtomicU32::new(0)],
-            tickers_fetched: AtomicU64::new(0),
-            tickers_rejected: AtomicU64::new(0),
-            series_done: AtomicU64::new(0),
-        }
-    }
+    /// Worker series skipped because the pool no longer knows the worker.
+    pub series_skipped: AtomicU64,
+    /// Share-history windows the pool answered with an empty `data`, taken as "no data".
+    pub empty_windows: AtomicU64,
 }
 
 impl FetchShared {
-    fn slots_cell(&self, dimension: Dimension) -> &AtomicU32 {
-        match dimension {
-            Dimension::Hour => &self.slots_per_request[0],
-            Dimension::Day => &self.slots_per_request[1],
-        }
+    fn slots_cell(&self, is_worker: bool, dimension: Dimension) -> &AtomicU32 {
+        &self.slots_per_request[usize::from(is_worker)][usize::from(dimension == Dimension::Day)]
+    }
+
+    fn learn_slots(&self, is_worker: bool, dimension: Dimension, elements: u32) {
+        self.slots_cell(is_worker, dimension)
+            .fetch_max(elements, Ordering::Relaxed);
+    }
+
+    /// How far an empty page may advance: what this endpoint has shown, else what the account
+    /// endpoint has shown, else a count every client of this API uses.
+    fn known_slots(&self, is_worker: bool, dimension: Dimension) -> u32 {
+        let own = self
+            .slots_cell(is_worker, dimension)
+            .load(Ordering::Relaxed);
+        let account = self.slots_cell(false, dimension).load(Ordering::Relaxed);
+        [own, account, plan::MIN_ASSUMED_SLOTS]
+            .into_iter()
+            .find(|n| *n > 0)
+            .unwrap_or(plan::MIN_ASSUMED_SLOTS)
     }
 }
 
@@ -65,6 +79,7 @@ pub async fn fetch_series(
     writer: &mpsc::Sender<PageWrite>,
 ) -> Result<(), FetchError> {
     let dimension = job.state.dimension;
+    let is_worker = job.state.worker_id.is_some();
     let step = dimension.step_seconds();
     let last_final = plan::last_final_ts(now, dimension);
     let mut cursor = job.start.start_ts;
@@ -72,17 +87,16 @@ pub async fn fetch_series(
     let mut live_ts: Option<i64> = None;
     loop {
         let count = count_for(cursor, now, dimension);
-        let history = client
-            .share_history(
-                job.state.puid,
-                job.state.worker_id,
-                dimension,
-                cursor,
-                count,
-            )
-            .await
-            .map_err(FetchError::Api)?;
-        let page = normalize_page(&history, dimension, now);
+        let page = match fetch_page(client, job, cursor, count, now, shared).await {
+            Ok(page) => page,
+            Err(error) if is_worker && worker_is_gone(&error) => {
+                // Deleted between listing and fetching: nothing to copy; its watermark stays.
+                tracing::warn!("skipping a worker the pool no longer knows: {error}");
+                shared.series_skipped.fetch_add(1, Ordering::Relaxed);
+                return Ok(());
+            }
+            Err(error) => return Err(FetchError::Api(error)),
+        };
         shared
             .tickers_fetched
             .fetch_add(page.tickers.len() as u64, Ordering::Relaxed);
@@ -97,18 +111,9 @@ pub async fn fetch_series(
             .filter(|ts| *ts >= cursor)
             .max();
         let next_cursor = match newest {
-            Some(newest) => {
-                let covered_slots = ((newest - cursor) / step + 1).min(i64::from(count)) as u32;
-                shared
-                    .slots_cell(dimension)
-                    .fetch_max(covered_slots, Ordering::Relaxed);
-                newest + step
-            }
+            Some(newest) => newest + step,
             None => {
-                let known = match shared.slots_cell(dimension).load(Ordering::Relaxed) {
-                    0 => plan::MIN_ASSUMED_SLOTS,
-                    seen => seen,
-                };
+                let known = shared.known_slots(is_worker, dimension);
                 cursor + i64::from(known.min(count).max(1)) * step
             }
         };
@@ -147,4 +152,63 @@ pub async fn fetch_series(
         }
         cursor = next_cursor;
     }
+}
+
+/// One page, normalized: asked again while it holds rejected points (up to a bound), and an
+/// empty `data` that persists through the retries read as a window without data.
+async fn fetch_page(
+    client: &PoolClient,
+    job: &SeriesJob,
+    cursor: i64,
+    count: u32,
+    now: i64,
+    shared: &FetchShared,
+) -> Result<NormalizedPage, ApiError> {
+    let dimension = job.state.dimension;
+    let is_worker = job.state.worker_id.is_some();
+    let mut refetches = 0;
+    loop {
+        let history = match client
+            .share_history(
+                job.state.puid,
+                job.state.worker_id,
+                dimension,
+                cursor,
+                count,
+            )
+            .await
+        {
+            Ok(history) => history,
+            Err(error) if error.is_empty_data() => {
+                tracing::debug!("taking an empty answer as no data: {error}");
+                shared.empty_windows.fetch_add(1, Ordering::Relaxed);
+                ShareHistory {
+                    multiplier_hs: 1.0,
+                    tickers: Vec::new(),
+                }
+            }
+            Err(error) => return Err(error),
+        };
+        let page = normalize_page(&history, dimension, now);
+        if page.rejected == 0 || refetches >= REFETCHES_ON_REJECT {
+            // Slots the answer spoke for: its points and its nulls, not the nonsense beside them.
+            let slots = page.tickers.len() as u64 + page.empty;
+            shared.learn_slots(is_worker, dimension, slots.min(u64::from(count)) as u32);
+            return Ok(page);
+        }
+        refetches += 1;
+    }
+}
+
+/// err_no 1 (parameter error) or HTTP 404 on a worker's history, after the account's history
+/// was fetched with the same parameters: the worker is gone, not the request wrong.
+fn worker_is_gone(error: &ApiError) -> bool {
+    let last = match error {
+        ApiError::GaveUp { last, .. } => last.as_ref(),
+        other => other,
+    };
+    matches!(
+        last,
+        ApiError::Pool { code: 1, .. } | ApiError::Http { status: 404, .. }
+    )
 }

@@ -317,13 +317,14 @@ fn write_page(
          VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (series_id, ts) DO NOTHING",
     )?;
     // Only rows whose values changed are touched, so a re-run changes nothing. The same point
-    // sent in another unit letter differs in the last bits: that is not a change.
+    // sent in another unit letter, or printed to fewer digits, differs in the last digits: a
+    // change below one part in a million is not a change.
     let mut update = tx.prepare_cached(
         "UPDATE tickers SET hashrate_hs = ?3, reject_rate = ?4, provisional = ?5 \
          WHERE series_id = ?1 AND ts = ?2 \
            AND (provisional IS NOT ?5 \
-                OR abs(hashrate_hs - ?3) > 1e-9 * max(abs(hashrate_hs), abs(?3)) \
-                OR abs(reject_rate - ?4) > 1e-12)",
+                OR abs(hashrate_hs - ?3) > 1e-6 * max(abs(hashrate_hs), abs(?3)) \
+                OR abs(reject_rate - ?4) > 1e-6 * max(abs(reject_rate), abs(?4)) + 1e-12)",
     )?;
     let stored_in_range = match (page.tickers.first(), page.tickers.last()) {
         (Some(first), Some(last)) => tx
