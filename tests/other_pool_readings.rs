@@ -121,7 +121,7 @@ fn history(p: &HashMap<String, String>, hashrate_th: f64, call: u64) -> Response
     let mut ts = first;
     while ts <= current && ts < first + count * step {
         // Every other answer prints 6 decimals; the live point carries the request time.
-        let value = if call % 2 == 0 {
+        let value = if call.is_multiple_of(2) {
             format!("{hashrate_th:.6}")
         } else {
             format!("{hashrate_th}")
