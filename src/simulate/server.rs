@@ -467,12 +467,7 @@ impl Simulator {
         let now = self.now();
         let step = dim.step_seconds();
         let current = floor_to(now, step);
-        let start_ts = if start_raw < 0 {
-            now.saturating_add(start_raw)
-        } else {
-            start_raw
-        }
-        .max(i64::MIN / 2);
+        let start_ts = absolute_start(start_raw, now);
         let mut slot = floor_to(start_ts, step);
         if slot < start_ts {
             slot += step;
@@ -856,13 +851,7 @@ impl Simulator {
         let now = self.now();
         let step = dim.step_seconds();
         let current = floor_to(now, step);
-        // Negative start_ts counts back from now; kept far from i64's ends so slot sums can't overflow.
-        let start_ts = if start_raw < 0 {
-            now.saturating_add(start_raw)
-        } else {
-            start_raw
-        }
-        .max(i64::MIN / 2);
+        let start_ts = absolute_start(start_raw, now);
         let retention = i64::from(match (series, dim) {
             (Series::Worker(_), Dimension::Hour) => self.config.worker_hours,
             (Series::Account, Dimension::Hour) => self.config.account_hours,
@@ -967,4 +956,15 @@ fn scaled(p: SimPoint, factor: f64) -> SimPoint {
         hashrate_hs: p.hashrate_hs * factor,
         reject_rate: p.reject_rate,
     }
+}
+
+/// `start_ts` as an absolute time: a negative one counts back from now. Kept far from i64's ends
+/// so slot sums can't overflow.
+fn absolute_start(start_raw: i64, now: i64) -> i64 {
+    if start_raw < 0 {
+        now.saturating_add(start_raw)
+    } else {
+        start_raw
+    }
+    .max(i64::MIN / 2)
 }
