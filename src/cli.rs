@@ -78,7 +78,7 @@ pub struct IngestArgs {
     pub rate: f64,
 
     /// Per-request timeout, seconds
-    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 15)]
     pub timeout: u64,
 
     /// Attempts per request on transient failures before the run fails

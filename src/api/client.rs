@@ -44,7 +44,7 @@ impl ClientConfig {
         ClientConfig {
             base_url: base_url.trim_end_matches('/').to_owned(),
             access_key,
-            timeout: Duration::from_secs(30),
+            timeout: Duration::from_secs(15),
             rate_per_second: None,
             max_attempts: 10,
             backoff_base: Duration::from_millis(250),
