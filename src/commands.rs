@@ -3,11 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{anyhow, bail};
 
 use crate::api::{secret::redact, AccessKey, ClientConfig};
 use crate::cli::{parse_since, IngestArgs};
-use crate::ingest::{self, IngestOptions, IngestSummary, PoolRetention};
+use crate::ingest::{self, IngestOptions, PoolRetention};
 
 pub const DEFAULT_DB: &str = "poolhist.db";
 pub const DEFAULT_DEMO_DB: &str = "poolhist-demo.db";
@@ -104,9 +104,4 @@ pub async fn ingest_command(args: &IngestArgs, db: Option<PathBuf>) -> anyhow::R
         // Errors are redacted where they are made; this is the last line of defence.
         Err(e) => Err(anyhow!(redact(&e.to_string(), &secret))),
     }
-}
-
-/// Runs one ingest against a pool and returns its summary (the demo and the tests use this).
-pub async fn ingest_once(options: IngestOptions) -> anyhow::Result<IngestSummary> {
-    ingest::run(options).await.context("ingest failed")
 }

@@ -281,11 +281,6 @@ impl Simulator {
         self.set_now(self.now().saturating_add(secs));
     }
 
-    /// Lets the clock follow the system time again.
-    pub fn follow_system_clock(&self) {
-        self.clock.fixed.store(FOLLOW_SYSTEM, Ordering::SeqCst);
-    }
-
     pub fn now(&self) -> i64 {
         self.clock.now()
     }

@@ -8,6 +8,5 @@ mod write;
 pub use lock::{IngestLock, LockError};
 pub use open::{known_schema_version, open, open_read_only, StoreError, APPLICATION_ID};
 pub use write::{
-    watermark, GroupRow, PageWrite, RunTotals, SeriesState, Store, TickerRow, WorkerRow,
-    WriteCounts,
+    GroupRow, PageWrite, RunTotals, SeriesState, Store, TickerRow, WorkerRow, WriteCounts,
 };

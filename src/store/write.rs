@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, Transaction};
 
 use super::open::{open, StoreError};
 use crate::api::Dimension;
@@ -401,17 +401,6 @@ fn write_page(
         ])?;
     }
     Ok(counts)
-}
-
-/// The watermark of one series, for tests and status.
-pub fn watermark(conn: &Connection, series_id: i64) -> rusqlite::Result<Option<i64>> {
-    conn.query_row(
-        "SELECT watermark_ts FROM series WHERE series_id = ?1",
-        [series_id],
-        |r| r.get(0),
-    )
-    .optional()
-    .map(Option::flatten)
 }
 
 #[cfg(test)]
