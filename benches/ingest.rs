@@ -16,6 +16,7 @@
 //! leaves at `exec` into its `ru_maxrss`, so a child spawned straight from this (large) driver
 //! would report at least the driver's own peak. The small wrapper is what the child leaves.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write as _};
 use std::path::{Path, PathBuf};
@@ -813,6 +814,17 @@ fn store_path(bench: &Bench, source: &Path, rows: &[Row], pages_per_tx: usize) -
     let now = bench.args.now;
     let run_id = store.begin_run(&[PUID], now)?;
     let all_pages = pages(rows, bench.args.max_count as usize);
+    let dimensions: HashMap<i64, Dimension> = store
+        .connection()
+        .prepare("SELECT series_id, dimension FROM series")?
+        .query_map([], |r| {
+            let dimension: String = r.get(1)?;
+            Ok((
+                r.get(0)?,
+                Dimension::parse(&dimension).unwrap_or(Dimension::Hour),
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
     let mut writes = Vec::with_capacity(all_pages.len());
     for (i, page) in all_pages.iter().enumerate() {
         let last_of_series = all_pages
@@ -825,6 +837,7 @@ fn store_path(bench: &Bench, source: &Path, rows: &[Row], pages_per_tx: usize) -
             .map(|r| r.ticker.ts);
         writes.push(PageWrite {
             series_id: page[0].series_id,
+            dimension: dimensions[&page[0].series_id],
             tickers: page.iter().map(|r| r.ticker).collect(),
             covered_through: page.last().map(|r| r.ticker.ts),
             finished_at: last_of_series.then_some(now),

@@ -175,6 +175,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         t.elapsed().as_secs_f64(),
         std::fs::metadata(&path)?.len() / 1_000_000
     );
+    if !reuse {
+        // Generated around the ingest: derive the per-day summary as the ingest would have.
+        let t = Instant::now();
+        poolhist::store::rebuild_hourly_by_day(&conn)?;
+        println!(
+            "hourly_by_day rebuilt from all tickers in {:.0} ms",
+            t.elapsed().as_secs_f64() * 1000.0
+        );
+    }
     drop(conn);
     let conn = poolhist::store::open_read_only(&path)?;
     if std::env::var_os("POOLHIST_BENCH_UNTUNED").is_none() {

@@ -7,7 +7,10 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{all_rows, assert_same_rows, ingest_options, same_row, start_pool, Pool, NOW};
+use common::{
+    all_rows, assert_hourly_by_day_current, assert_same_rows, ingest_options, same_row, start_pool,
+    Pool, NOW,
+};
 use poolhist::ingest::{self, IngestOptions, IngestSummary};
 use poolhist::simulate::{FaultKind, SimConfig, SimStats};
 use rusqlite::Connection;
@@ -125,6 +128,7 @@ async fn ingest_under_25_percent_faults_stores_exactly_the_clean_data() {
 
     assert_same_rows(&all_rows(&db), &all_rows(&clean_db));
     assert_eq!(directory_dump(&db), directory_dump(&clean_db));
+    assert_hourly_by_day_current(&db);
     assert_eq!(summary.series, clean.series);
     assert_eq!(summary.workers, clean.workers);
 

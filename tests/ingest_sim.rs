@@ -6,7 +6,8 @@ mod common;
 use std::path::Path;
 
 use common::{
-    all_rows, assert_same_rows, close, ingest_options, start_pool, Pool, Row, DAY, HOUR, NOW,
+    all_rows, assert_hourly_by_day_current, assert_same_rows, close, ingest_options, start_pool,
+    Pool, Row, DAY, HOUR, NOW,
 };
 use poolhist::api::{AccessKey, Dimension};
 use poolhist::ingest::{self, IngestSummary, PoolRetention};
@@ -117,6 +118,7 @@ async fn second_run_changes_nothing_and_fetches_only_the_late_window() {
     );
     // One request per series (after the three directory calls): the late window fits one page.
     assert_eq!(second.requests, second.series + 3);
+    assert_hourly_by_day_current(&db);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -151,6 +153,8 @@ async fn provisional_point_is_replaced_by_the_final_value() {
         .iter()
         .filter(|r| r.provisional)
         .all(|r| r.ts == later - later % HOUR || r.ts == later - later % DAY));
+    // The live hour turned final and entered the per-day summary.
+    assert_hourly_by_day_current(&db);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -133,6 +133,9 @@ async fn killed_runs_resume_to_exactly_the_data_of_an_uninterrupted_run() {
     assert_eq!(integrity(&killed), "ok");
     assert_eq!(dump(&killed), dump(&clean));
     let conn = Connection::open(&killed).unwrap();
+    let stale = poolhist::store::hourly_by_day_mismatches(&conn).unwrap();
+    assert!(stale.is_empty(), "per-day summary out of step: {stale:?}");
+    let conn = Connection::open(&killed).unwrap();
     let interrupted_logged: i64 = conn
         .query_row(
             "SELECT count(*) FROM ingest_runs WHERE status = 'failed' AND error LIKE 'interrupted%'",

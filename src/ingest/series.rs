@@ -126,6 +126,7 @@ pub async fn fetch_series(
         let finished = next_cursor > now;
         let write = PageWrite {
             series_id: job.state.series_id,
+            dimension,
             tickers: page.tickers,
             covered_through: Some((next_cursor - step).min(last_final)),
             finished_at: finished.then_some(now),

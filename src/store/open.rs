@@ -233,6 +233,50 @@ mod tests {
     }
 
     #[test]
+    fn upgrade_to_v2_derives_hourly_by_day_from_stored_tickers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        let mut conn = Connection::open(&path).unwrap();
+        embedded::migrations::runner()
+            .set_target(refinery::Target::Version(1))
+            .run(&mut conn)
+            .unwrap();
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO accounts VALUES (7, 0, 0);
+             INSERT INTO series (series_id, puid, worker_id, dimension) VALUES (1, 7, NULL, '1h'),
+                                                                             (2, 7, NULL, '1d');
+             INSERT INTO tickers VALUES (1, 1764028800, 2.0, 0.5, 0), (1, 1764032400, 0.0, 0, 0),
+                                        (1, 1764036000, 9.0, 0, 1), (2, 1764028800, 1.0, 0, 0);",
+        )
+        .unwrap();
+        drop(conn);
+        let conn = open(&path).unwrap();
+        let row: (i64, i64, i64, i64, f64, f64) = conn
+            .query_row("SELECT * FROM hourly_by_day", [], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            })
+            .unwrap();
+        assert_eq!(
+            row,
+            (1, 1764028800, 2, 1, 2.0, 1.0),
+            "final hourly points only"
+        );
+        let up_mask: i64 = conn
+            .query_row("SELECT up_mask FROM hourly_by_day", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(up_mask, 1);
+    }
+
+    #[test]
     fn foreign_database_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("other.db");

@@ -50,6 +50,8 @@ pub struct TickerRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PageWrite {
     pub series_id: i64,
+    /// The series' dimension: hourly pages also keep `hourly_by_day` current.
+    pub dimension: Dimension,
     pub tickers: Vec<TickerRow>,
     /// The newest completed slot this page covered; the watermark only moves forward.
     pub covered_through: Option<i64>,
@@ -337,7 +339,8 @@ fn write_page(
         _ => 0,
     };
     let mut row_by_row: &[TickerRow] = &page.tickers;
-    if stored_in_range == 0 {
+    let fresh = stored_in_range == 0;
+    if fresh {
         // A page of new points (a backfill): insert them many rows per statement.
         let mut chunks = page.tickers.chunks_exact(ROWS_PER_INSERT);
         let mut insert_many = tx.prepare_cached(insert_many_sql())?;
@@ -370,6 +373,16 @@ fn write_page(
             counts.rows_updated += update.execute(values)? as u64;
         }
     }
+    if page.dimension == Dimension::Hour {
+        if let (Some(first), Some(last)) = (page.tickers.first(), page.tickers.last()) {
+            if fresh && counts.rows_new == page.tickers.len() as u64 {
+                add_to_hourly_by_day(tx, page.series_id, &page.tickers)?;
+            } else {
+                recompute_hourly_by_day(tx, page.series_id, first.ts, last.ts)?;
+            }
+        }
+    }
+    // Only provisional rows go, and hourly_by_day counts final ones: it needs no update.
     if let Some(before) = page.stale_provisional_before {
         counts.rows_removed += tx
             .prepare_cached(
@@ -403,6 +416,142 @@ fn write_page(
     Ok(counts)
 }
 
+/// One UTC day of final hourly points, summed the way `hourly_by_day` stores it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct DaySummary {
+    day_ts: i64,
+    hours_final: i64,
+    hours_up: i64,
+    up_mask: i64,
+    hashrate_sum: f64,
+    reject_weight_sum: f64,
+}
+
+/// Sums the final points of `tickers` (sorted by time) per UTC day.
+fn summarize_days(tickers: &[TickerRow]) -> Vec<DaySummary> {
+    let mut days: Vec<DaySummary> = Vec::new();
+    for ticker in tickers.iter().filter(|t| !t.provisional) {
+        let day_ts = ticker.ts.div_euclid(DAY_SECONDS) * DAY_SECONDS;
+        if days.last().is_none_or(|d| d.day_ts != day_ts) {
+            days.push(DaySummary {
+                day_ts,
+                hours_final: 0,
+                hours_up: 0,
+                up_mask: 0,
+                hashrate_sum: 0.0,
+                reject_weight_sum: 0.0,
+            });
+        }
+        let day = days.last_mut().expect("pushed above");
+        day.hours_final += 1;
+        if ticker.hashrate_hs > 0.0 {
+            day.hours_up += 1;
+            day.up_mask |= 1 << ((ticker.ts - day_ts) / 3600);
+        }
+        day.hashrate_sum += ticker.hashrate_hs;
+        day.reject_weight_sum += ticker.hashrate_hs * ticker.reject_rate;
+    }
+    days
+}
+
+const DAY_SECONDS: i64 = 86_400;
+
+/// A page whose points were all new: its day sums add to what the day already holds (a page
+/// edge can split a day), without reading the tickers back.
+fn add_to_hourly_by_day(
+    tx: &Transaction,
+    series_id: i64,
+    tickers: &[TickerRow],
+) -> rusqlite::Result<()> {
+    let mut add = tx.prepare_cached(
+        "INSERT INTO hourly_by_day (series_id, day_ts, hours_final, hours_up, up_mask, \
+           hashrate_sum, reject_weight_sum) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+         ON CONFLICT (series_id, day_ts) DO UPDATE SET \
+           hours_final = hours_final + excluded.hours_final, \
+           hours_up = hours_up + excluded.hours_up, \
+           up_mask = up_mask | excluded.up_mask, \
+           hashrate_sum = hashrate_sum + excluded.hashrate_sum, \
+           reject_weight_sum = reject_weight_sum + excluded.reject_weight_sum",
+    )?;
+    for day in summarize_days(tickers) {
+        add.execute(params![
+            series_id,
+            day.day_ts,
+            day.hours_final,
+            day.hours_up,
+            day.up_mask,
+            day.hashrate_sum,
+            day.reject_weight_sum
+        ])?;
+    }
+    Ok(())
+}
+
+/// Any other page (updates, late points, provisional turned final): the touched days are
+/// summed again from the tickers.
+fn recompute_hourly_by_day(
+    tx: &Transaction,
+    series_id: i64,
+    first_ts: i64,
+    last_ts: i64,
+) -> rusqlite::Result<()> {
+    let from_day = first_ts.div_euclid(DAY_SECONDS) * DAY_SECONDS;
+    let to_day = (last_ts.div_euclid(DAY_SECONDS) + 1) * DAY_SECONDS;
+    tx.prepare_cached(
+        "DELETE FROM hourly_by_day WHERE series_id = ?1 AND day_ts >= ?2 AND day_ts < ?3",
+    )?
+    .execute(params![series_id, from_day, to_day])?;
+    tx.prepare_cached(
+        "INSERT INTO hourly_by_day (series_id, day_ts, hours_final, hours_up, up_mask, \
+           hashrate_sum, reject_weight_sum) \
+         SELECT series_id, (ts / 86400) * 86400, COUNT(*), SUM(hashrate_hs > 0), \
+                SUM(CASE WHEN hashrate_hs > 0 THEN 1 << ((ts % 86400) / 3600) ELSE 0 END), \
+                SUM(hashrate_hs), SUM(hashrate_hs * reject_rate) \
+         FROM tickers \
+         WHERE series_id = ?1 AND ts >= ?2 AND ts < ?3 AND provisional = 0 \
+         GROUP BY ts / 86400",
+    )?
+    .execute(params![series_id, from_day, to_day])?;
+    Ok(())
+}
+
+/// Rebuilds `hourly_by_day` from the tickers (queries/rebuild_hourly_by_day.sql), for data
+/// written around the ingest: test fixtures, benchmarks, hand edits.
+pub fn rebuild_hourly_by_day(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(REBUILD_HOURLY_BY_DAY_SQL)
+}
+
+/// The (series_id, day_ts) whose stored `hourly_by_day` row differs from a fresh sum of the
+/// tickers (missing, extra, other counts or mask, sums off by more than rounding). Empty when
+/// the summary is current.
+pub fn hourly_by_day_mismatches(conn: &Connection) -> rusqlite::Result<Vec<(i64, i64)>> {
+    let mut stmt = conn.prepare(
+        "WITH fresh AS (
+             SELECT t.series_id, (t.ts / 86400) * 86400 AS day_ts, COUNT(*) AS hours_final,
+                    SUM(t.hashrate_hs > 0) AS hours_up,
+                    SUM(CASE WHEN t.hashrate_hs > 0 THEN 1 << ((t.ts % 86400) / 3600) ELSE 0 END)
+                      AS up_mask,
+                    SUM(t.hashrate_hs) AS hashrate_sum,
+                    SUM(t.hashrate_hs * t.reject_rate) AS reject_weight_sum
+             FROM tickers t JOIN series s ON s.series_id = t.series_id
+             WHERE s.dimension = '1h' AND t.provisional = 0
+             GROUP BY t.series_id, t.ts / 86400)
+         SELECT COALESCE(f.series_id, h.series_id), COALESCE(f.day_ts, h.day_ts)
+         FROM fresh f FULL OUTER JOIN hourly_by_day h
+           ON h.series_id = f.series_id AND h.day_ts = f.day_ts
+         WHERE f.series_id IS NULL OR h.series_id IS NULL
+            OR f.hours_final <> h.hours_final OR f.hours_up <> h.hours_up
+            OR f.up_mask <> h.up_mask
+            OR abs(f.hashrate_sum - h.hashrate_sum) > 1e-9 * abs(f.hashrate_sum)
+            OR abs(f.reject_weight_sum - h.reject_weight_sum) > 1e-9 * abs(f.reject_weight_sum) + 1e-12
+         ORDER BY 1, 2",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
+pub const REBUILD_HOURLY_BY_DAY_SQL: &str = include_str!("../../queries/rebuild_hourly_by_day.sql");
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,6 +564,151 @@ mod tests {
             status: "ACTIVE".to_owned(),
             last_share_time: None,
         }
+    }
+
+    fn hour(ts: i64, hashrate_hs: f64, provisional: bool) -> TickerRow {
+        TickerRow {
+            ts,
+            hashrate_hs,
+            reject_rate: 0.01,
+            provisional,
+        }
+    }
+
+    fn hourly_page(series_id: i64, tickers: Vec<TickerRow>) -> PageWrite {
+        PageWrite {
+            series_id,
+            dimension: Dimension::Hour,
+            tickers,
+            covered_through: None,
+            finished_at: None,
+            stale_provisional_before: None,
+            expired_gap: None,
+        }
+    }
+
+    fn summary_row(store: &Store, series_id: i64, day_ts: i64) -> Option<(i64, i64, i64, f64)> {
+        store
+            .connection()
+            .query_row(
+                "SELECT hours_final, hours_up, up_mask, hashrate_sum FROM hourly_by_day \
+                 WHERE series_id = ?1 AND day_ts = ?2",
+                params![series_id, day_ts],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .ok()
+    }
+
+    #[test]
+    fn hourly_by_day_follows_new_pages_updates_and_provisional_points() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("t.db")).unwrap();
+        let states = store.upsert_directory(7, &[], &[worker(1)], 100).unwrap();
+        let hourly = states
+            .iter()
+            .find(|s| s.worker_id == Some(1) && s.dimension == Dimension::Hour)
+            .unwrap()
+            .series_id;
+        let day = 1_764_028_800; // 2025-11-25T00:00Z
+                                 // A backfill in two pages that split day 1 at 10:00; hour 3 down; day 2 ends live.
+        let first: Vec<TickerRow> = (0..10)
+            .map(|h| hour(day + h * 3600, if h == 3 { 0.0 } else { 2.0 }, false))
+            .collect();
+        let second: Vec<TickerRow> = (10..30)
+            .map(|h| hour(day + h * 3600, 3.0, h == 29))
+            .collect();
+        store
+            .write_pages(&[hourly_page(hourly, first)], 1, 100)
+            .unwrap();
+        store
+            .write_pages(&[hourly_page(hourly, second)], 1, 100)
+            .unwrap();
+        let all_up_but_3 = ((1 << 24) - 1) & !(1 << 3);
+        assert_eq!(
+            summary_row(&store, hourly, day),
+            Some((24, 23, all_up_but_3, 9.0 * 2.0 + 14.0 * 3.0))
+        );
+        assert_eq!(
+            summary_row(&store, hourly, day + 86_400),
+            Some((5, 5, 0b1_1111, 15.0)),
+            "the provisional hour 05:00 of day 2 is not counted"
+        );
+        // The next run: hour 3 was late (now up), the live point became final, a new live one.
+        let late = vec![
+            hour(day + 3 * 3600, 4.0, false),
+            hour(day + 29 * 3600, 3.0, false),
+            hour(day + 30 * 3600, 1.0, true),
+        ];
+        store
+            .write_pages(&[hourly_page(hourly, late)], 2, 200)
+            .unwrap();
+        assert_eq!(
+            summary_row(&store, hourly, day),
+            Some((24, 24, (1 << 24) - 1, 9.0 * 2.0 + 4.0 + 14.0 * 3.0))
+        );
+        assert_eq!(
+            summary_row(&store, hourly, day + 86_400),
+            Some((6, 6, 0b11_1111, 18.0))
+        );
+        assert!(hourly_by_day_mismatches(store.connection())
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn daily_pages_leave_hourly_by_day_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("t.db")).unwrap();
+        let states = store.upsert_directory(7, &[], &[worker(1)], 100).unwrap();
+        let daily = states
+            .iter()
+            .find(|s| s.worker_id == Some(1) && s.dimension == Dimension::Day)
+            .unwrap()
+            .series_id;
+        let mut page = hourly_page(daily, vec![hour(1_764_028_800, 5.0, false)]);
+        page.dimension = Dimension::Day;
+        store.write_pages(&[page], 1, 100).unwrap();
+        let rows: i64 = store
+            .connection()
+            .query_row("SELECT count(*) FROM hourly_by_day", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 0);
+    }
+
+    #[test]
+    fn mismatch_check_finds_a_hand_edit_and_rebuild_repairs_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("t.db")).unwrap();
+        let states = store.upsert_directory(7, &[], &[worker(1)], 100).unwrap();
+        let hourly = states
+            .iter()
+            .find(|s| s.worker_id == Some(1) && s.dimension == Dimension::Hour)
+            .unwrap()
+            .series_id;
+        let day = 1_764_028_800;
+        let page: Vec<TickerRow> = (0..48).map(|h| hour(day + h * 3600, 1.0, false)).collect();
+        store
+            .write_pages(&[hourly_page(hourly, page)], 1, 100)
+            .unwrap();
+        store
+            .connection()
+            .execute(
+                "DELETE FROM tickers WHERE series_id = ?1 AND ts = ?2",
+                params![hourly, day + 86_400 + 7200],
+            )
+            .unwrap();
+        assert_eq!(
+            hourly_by_day_mismatches(store.connection()).unwrap(),
+            vec![(hourly, day + 86_400)]
+        );
+        rebuild_hourly_by_day(store.connection()).unwrap();
+        assert!(hourly_by_day_mismatches(store.connection())
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            summary_row(&store, hourly, day + 86_400),
+            Some((23, 23, ((1 << 24) - 1) & !(1 << 2), 23.0))
+        );
     }
 
     #[test]

@@ -113,3 +113,17 @@ pub fn assert_same_rows(left: &[Row], right: &[Row]) {
     }
     assert_eq!(left.len(), right.len(), "row counts differ");
 }
+
+/// The per-day summary the reports read agrees with the tickers it summarises.
+pub fn assert_hourly_by_day_current(db: &Path) {
+    let conn = Connection::open(db).unwrap();
+    let stale = poolhist::store::hourly_by_day_mismatches(&conn).unwrap();
+    assert!(
+        stale.is_empty(),
+        "hourly_by_day differs on (series, day) {stale:?}"
+    );
+    let days: i64 = conn
+        .query_row("SELECT count(*) FROM hourly_by_day", [], |r| r.get(0))
+        .unwrap();
+    assert!(days > 0, "the summary holds the stored hourly days");
+}

@@ -209,4 +209,6 @@ pub fn build(conn: &Connection) {
     )
     .unwrap();
     conn.execute_batch("COMMIT").unwrap();
+    // The tickers went in around the ingest: derive the per-day summary the reports read.
+    poolhist::store::rebuild_hourly_by_day(conn).unwrap();
 }
