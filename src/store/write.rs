@@ -359,6 +359,8 @@ fn write_page(
         }
         row_by_row = chunks.remainder();
     }
+    // The span of rows this page changed one by one (None: nothing changed).
+    let mut changed: Option<(i64, i64)> = None;
     for ticker in row_by_row {
         let values = params![
             page.series_id,
@@ -367,18 +369,33 @@ fn write_page(
             ticker.reject_rate,
             ticker.provisional
         ];
-        if insert.execute(values)? == 1 {
+        let changes = if insert.execute(values)? == 1 {
             counts.rows_new += 1;
+            1
         } else {
-            counts.rows_updated += update.execute(values)? as u64;
+            let updated = update.execute(values)? as u64;
+            counts.rows_updated += updated;
+            updated
+        };
+        if changes > 0 {
+            changed = Some(changed.map_or((ticker.ts, ticker.ts), |(lo, _)| (lo, ticker.ts)));
         }
     }
     if page.dimension == Dimension::Hour {
-        if let (Some(first), Some(last)) = (page.tickers.first(), page.tickers.last()) {
-            if fresh && counts.rows_new == page.tickers.len() as u64 {
-                add_to_hourly_by_day(tx, page.series_id, &page.tickers)?;
-            } else {
-                recompute_hourly_by_day(tx, page.series_id, first.ts, last.ts)?;
+        if fresh && counts.rows_new == page.tickers.len() as u64 {
+            add_to_hourly_by_day(tx, page.series_id, &page.tickers)?;
+        } else {
+            if fresh {
+                // Some rows of a many-rows INSERT were skipped; which ones is not known.
+                changed = page
+                    .tickers
+                    .first()
+                    .zip(page.tickers.last())
+                    .map(|(f, l)| (f.ts, l.ts));
+            }
+            // A re-fetched late window that changed nothing costs nothing here.
+            if let Some((first_ts, last_ts)) = changed {
+                recompute_hourly_by_day(tx, page.series_id, first_ts, last_ts)?;
             }
         }
     }
