@@ -3,15 +3,15 @@
 -- Answers: when was each worker down, for how long, and is it still down at the end of the
 -- period?
 --
--- How: same definition and the same runs of up hours ("islands") as uptime.sql. The counted
--- hours of a worker are [max(period start, its first final 1h ticker), period end); an hour is
--- up when its non-provisional 1h ticker has hashrate_hs > 0, every other counted hour is down.
--- An outage is a maximal run of down hours: the gap between two consecutive islands (LAG), the
--- run from the first counted hour to the first up hour, or from the last up hour to the period
--- end. Outages that
--- began before the period or go on after it are clipped to it: began_before_period is true when
--- the hour before the period start was down too (not up, or no row), open_at_period_end when the
--- worker is still down at the period end.
+-- How: same definition and the same runs of down hours as uptime.sql. The counted hours of a
+-- worker are [max(period start, its first final 1h ticker), period end); an hour is up when its
+-- non-provisional 1h ticker has hashrate_hs > 0, every other counted hour is down. An outage is a
+-- maximal run of down hours. As in uptime.sql, one range of hourly_by_day per worker gives each
+-- stored day's down hours (counted-hours mask minus up_mask), split into runs of down bits; days
+-- without a row are all down; runs touching across midnight are merged (gaps-and-islands with a
+-- running SUM). Outages that began before the period or go on after it are clipped to it:
+-- began_before_period is true when the hour before the period start was down too (not up, or no
+-- row), open_at_period_end when the worker is still down at the period end.
 --
 -- Parameters (Unix seconds UTC):
 --   :from    required. First counted hour: the first starting at or after :from.
@@ -20,7 +20,8 @@
 --   :group   group name or numeric id, NULL = all groups.
 --   :worker  worker name GLOB pattern (case-sensitive; * ? [abc]), NULL = all workers.
 --
--- Reads: v_workers, series, tickers.
+-- Reads: v_workers, series, hourly_by_day (the hours), tickers (first hourly point, the hour
+-- before the period).
 WITH RECURSIVE
 bounds AS (
     SELECT ((:from + 3599) / 3600) * 3600 AS p_from,
@@ -57,52 +58,66 @@ days(day_ts) AS (
     UNION ALL
     SELECT day_ts + 86400 FROM days, bounds WHERE day_ts + 86400 < p_to
 ),
-up_days AS MATERIALIZED (
-    -- per worker and UTC day: the day's counted hours [from_ts, to_ts) and how many were up,
-    -- counted on the tickers primary key range (no sort)
-    SELECT series_id, from_ts, to_ts,
-           (SELECT COUNT(*) FROM tickers t
-             WHERE t.series_id = x.series_id AND t.ts >= x.from_ts AND t.ts < x.to_ts
-               AND t.provisional = 0 AND t.hashrate_hs > 0) AS hours_up
-    FROM (SELECT c.series_id,
-                 MAX(d.day_ts, c.start_ts)        AS from_ts,
-                 MIN(d.day_ts + 86400, c.end_ts)  AS to_ts
-          FROM counted c CROSS JOIN days d
-          WHERE c.start_ts < c.end_ts
-            AND d.day_ts + 86400 > c.start_ts AND d.day_ts < c.end_ts) x
+stored_days AS (
+    -- the stored days with counted hours [start_ts, end_ts), one range of the hourly_by_day key
+    -- per worker; hours = the day's counted hours as a mask (bit h = hour h of the day)
+    SELECT c.series_id, h.day_ts, h.up_mask,
+           CASE WHEN h.day_ts >= c.start_ts AND h.day_ts + 86400 <= c.end_ts THEN 16777215
+                ELSE (1 << ((MIN(h.day_ts + 86400, c.end_ts) - h.day_ts) / 3600))
+                   - (1 << ((MAX(h.day_ts, c.start_ts) - h.day_ts) / 3600)) END AS hours
+    FROM counted c
+    CROSS JOIN hourly_by_day h  -- CROSS: counted stays the outer loop
+    WHERE c.start_ts < c.end_ts
+      AND h.series_id = c.series_id AND h.day_ts > c.start_ts - 86400 AND h.day_ts < c.end_ts
 ),
-islands AS MATERIALIZED (
-    -- runs of consecutive up hours within a day. A day up in every counted hour is one run as
-    -- it is; only the days up in some hours go through the row-number trick (hour index - row
-    -- number is constant along a run). Most worker-days are all up or all down, so the window
-    -- sees few rows.
-    SELECT series_id, from_ts AS start_ts, to_ts - 3600 AS end_ts
-    FROM up_days
-    WHERE hours_up = (to_ts - from_ts) / 3600
+pieces(series_id, day_ts, starts, ends, start_ts, end_ts) AS (
+    -- the down runs of each stored day with any: "starts" has a bit at each run's first hour,
+    -- "ends" at the hour after its last (bit 24 = next midnight). Each step takes the lowest of
+    -- both, i.e. one run, and turns the bit (x & -x isolates it) into its index.
+    SELECT series_id, day_ts, down & ~(down << 1), (down << 1) & ~down, NULL, NULL
+    FROM (SELECT series_id, day_ts, hours & ~up_mask AS down FROM stored_days
+          WHERE hours & ~up_mask <> 0)
     UNION ALL
-    SELECT series_id, MIN(ts), MAX(ts)
-    FROM (SELECT t.series_id, t.ts,
-                 t.ts / 3600 - ROW_NUMBER() OVER (PARTITION BY t.series_id ORDER BY t.ts) AS run
-          FROM up_days d
-          CROSS JOIN tickers t
-          WHERE d.hours_up > 0 AND d.hours_up < (d.to_ts - d.from_ts) / 3600
-            AND t.series_id = d.series_id AND t.ts >= d.from_ts AND t.ts < d.to_ts
-            AND t.provisional = 0 AND t.hashrate_hs > 0)
-    GROUP BY series_id, run
+    SELECT series_id, day_ts, starts & (starts - 1), ends & (ends - 1),
+           day_ts + 3600 * ((((starts & -starts) & 0xAAAAAAAA) <> 0)
+                          + (((starts & -starts) & 0xCCCCCCCC) <> 0) * 2
+                          + (((starts & -starts) & 0xF0F0F0F0) <> 0) * 4
+                          + (((starts & -starts) & 0xFF00FF00) <> 0) * 8
+                          + (((starts & -starts) & 0xFFFF0000) <> 0) * 16),
+           day_ts + 3600 * ((((ends & -ends) & 0xAAAAAAAA) <> 0)
+                          + (((ends & -ends) & 0xCCCCCCCC) <> 0) * 2
+                          + (((ends & -ends) & 0xF0F0F0F0) <> 0) * 4
+                          + (((ends & -ends) & 0xFF00FF00) <> 0) * 8
+                          + (((ends & -ends) & 0xFFFF0000) <> 0) * 16)
+    FROM pieces WHERE starts <> 0
 ),
-last_up AS (
-    SELECT series_id, MAX(end_ts) AS last_up_ts FROM islands GROUP BY series_id
+missing_days AS (
+    -- days without a row are down in every counted hour; only workers with fewer stored days
+    -- than counted days are probed day by day
+    SELECT c.series_id, MAX(d.day_ts, c.start_ts) AS start_ts,
+           MIN(d.day_ts + 86400, c.end_ts) AS end_ts
+    FROM counted c
+    CROSS JOIN days d
+    WHERE c.start_ts < c.end_ts
+      AND (SELECT COUNT(*) FROM hourly_by_day h
+            WHERE h.series_id = c.series_id
+              AND h.day_ts > c.start_ts - 86400 AND h.day_ts < c.end_ts)
+          < (c.end_ts - 1) / 86400 - c.start_ts / 86400 + 1
+      AND d.day_ts + 86400 > c.start_ts AND d.day_ts < c.end_ts
+      AND NOT EXISTS (SELECT 1 FROM hourly_by_day h
+                       WHERE h.series_id = c.series_id AND h.day_ts = d.day_ts)
 ),
 down_runs AS (
-    SELECT i.series_id, COALESCE(i.prev_end_ts + 3600, c.start_ts) AS start_ts, i.start_ts AS end_ts
-    FROM (SELECT series_id, start_ts,
-                 LAG(end_ts) OVER (PARTITION BY series_id ORDER BY start_ts) AS prev_end_ts
-          FROM islands) i
-    JOIN counted c ON c.series_id = i.series_id
-    UNION ALL
-    SELECT c.series_id, COALESCE(l.last_up_ts + 3600, c.start_ts), c.end_ts
-    FROM counted c LEFT JOIN last_up l ON l.series_id = c.series_id
-    WHERE c.start_ts < c.end_ts
+    -- pieces that touch (across midnight) form one outage: start_ts minus the hours of the
+    -- earlier pieces is the same along touching pieces and grows at each gap
+    SELECT series_id, MIN(start_ts) AS start_ts, MAX(end_ts) AS end_ts
+    FROM (SELECT series_id, start_ts, end_ts,
+                 end_ts - SUM(end_ts - start_ts) OVER (PARTITION BY series_id ORDER BY start_ts)
+                   AS run
+          FROM (SELECT series_id, start_ts, end_ts FROM pieces WHERE start_ts IS NOT NULL
+                UNION ALL
+                SELECT series_id, start_ts, end_ts FROM missing_days))
+    GROUP BY series_id, run
 )
 SELECT c.puid,
        c.worker_id,

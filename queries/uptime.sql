@@ -6,13 +6,15 @@
 --
 -- How: the counted hours of a worker are [max(period start, its first final 1h ticker), period
 -- end). An hour is up when its non-provisional 1h ticker has hashrate_hs > 0; every other counted
--- hour (zero hashrate, provisional only, or no row at all) is down. The down hours are the
--- complement of the up hours, so the outages are the gaps between consecutive runs ("islands")
--- of up hours (gaps-and-islands: LAG over the runs), plus the run before the first and after
--- the last up hour. That is the same answer as generating every hour with a recursive CTE,
--- without materialising workers x hours rows. Outages are clipped to the counted hours.
--- For speed the up hours are first counted per day: a day up in every counted hour is one run
--- as it is, and only days up in some of their hours are split hour by hour.
+-- hour (zero hashrate, provisional only, or no row at all) is down. Outages are the maximal runs
+-- of down hours, clipped to the counted hours.
+-- Per worker and UTC day, hourly_by_day.up_mask has bit h set exactly when hour h is up, so no
+-- tickers are read for the hours: one range of hourly_by_day per worker gives each stored day's
+-- up hours (hours_up on whole days, a popcount of counted-hours mask & up_mask on the edge days)
+-- and its down hours, split into runs of down bits (a recursive CTE peels one run per step, only
+-- for days with any). Days without a row are all down; only workers with fewer rows than counted
+-- days are probed for them. Runs that touch across midnight are merged (gaps-and-islands with a
+-- running SUM).
 --
 -- Parameters (Unix seconds UTC; hours start on the hour):
 --   :from    required. The first counted hour is the first one starting at or after :from.
@@ -22,7 +24,8 @@
 --   :group   group name or numeric group id, NULL = every group.
 --   :worker  worker name GLOB pattern (case-sensitive; * ? [abc]), NULL = every worker.
 --
--- Reads: v_workers, series, tickers, history_gaps.
+-- Reads: v_workers, series, hourly_by_day (the hours), tickers (first hourly point, daily series),
+-- history_gaps.
 -- Example: sqlite3 poolhist.db -cmd ".param set :from 1761955200" -cmd ".param set :to 1764547200" \
 --            -cmd ".param set :puid NULL" -cmd ".param set :group NULL" -cmd ".param set :worker NULL" \
 --            ".read queries/uptime.sql"
@@ -56,69 +59,86 @@ counted AS MATERIALIZED (
            MAX(b.p_from, sc.first_hour_ts) AS start_ts,
            b.p_to                          AS end_ts
     FROM scope sc CROSS JOIN bounds b
+    ORDER BY sc.series_id  -- lets up_per_worker group in scan order, without a sort
 ),
 days(day_ts) AS (
     SELECT (p_from / 86400) * 86400 FROM bounds WHERE p_from < p_to
     UNION ALL
     SELECT day_ts + 86400 FROM days, bounds WHERE day_ts + 86400 < p_to
 ),
-up_days AS MATERIALIZED (
-    -- per worker and UTC day: the day's counted hours [from_ts, to_ts) and how many were up,
-    -- counted on the tickers primary key range (no sort)
-    SELECT series_id, from_ts, to_ts,
-           (SELECT COUNT(*) FROM tickers t
-             WHERE t.series_id = x.series_id AND t.ts >= x.from_ts AND t.ts < x.to_ts
-               AND t.provisional = 0 AND t.hashrate_hs > 0) AS hours_up
-    FROM (SELECT c.series_id,
-                 MAX(d.day_ts, c.start_ts)        AS from_ts,
-                 MIN(d.day_ts + 86400, c.end_ts)  AS to_ts
-          FROM counted c CROSS JOIN days d
-          WHERE c.start_ts < c.end_ts
-            AND d.day_ts + 86400 > c.start_ts AND d.day_ts < c.end_ts) x
+stored_days AS (
+    -- the stored days with counted hours [start_ts, end_ts), one range of the hourly_by_day key
+    -- per worker; hours = the day's counted hours as a mask (bit h = hour h of the day)
+    SELECT c.series_id, h.day_ts, h.up_mask, h.hours_up,
+           h.day_ts >= c.start_ts AND h.day_ts + 86400 <= c.end_ts AS whole_day,
+           CASE WHEN h.day_ts >= c.start_ts AND h.day_ts + 86400 <= c.end_ts THEN 16777215
+                ELSE (1 << ((MIN(h.day_ts + 86400, c.end_ts) - h.day_ts) / 3600))
+                   - (1 << ((MAX(h.day_ts, c.start_ts) - h.day_ts) / 3600)) END AS hours
+    FROM counted c
+    CROSS JOIN hourly_by_day h  -- CROSS: counted stays the outer loop
+    WHERE c.start_ts < c.end_ts
+      AND h.series_id = c.series_id AND h.day_ts > c.start_ts - 86400 AND h.day_ts < c.end_ts
 ),
-islands AS MATERIALIZED (
-    -- runs of consecutive up hours within a day. A day up in every counted hour is one run as
-    -- it is; only the days up in some hours go through the row-number trick (hour index - row
-    -- number is constant along a run). Most worker-days are all up or all down, so the window
-    -- sees few rows.
-    SELECT series_id, from_ts AS start_ts, to_ts - 3600 AS end_ts
-    FROM up_days
-    WHERE hours_up = (to_ts - from_ts) / 3600
+up_per_worker AS MATERIALIZED (
+    -- whole days: hours_up as stored; edge days: popcount of hours & up_mask, 12 bits at a time
+    -- (multiply, mask, mod 31). No sort: counted is in series_id order.
+    SELECT series_id, COUNT(*) AS days_stored,
+           SUM(CASE WHEN whole_day THEN hours_up
+                    ELSE (((hours & up_mask & 0xFFF) * 0x1001001001001) & 0x84210842108421) % 31
+                       + ((((hours & up_mask) >> 12) * 0x1001001001001) & 0x84210842108421) % 31
+                    END) AS hours_up
+    FROM stored_days GROUP BY series_id
+),
+pieces(series_id, day_ts, starts, ends, start_ts, end_ts) AS (
+    -- the down runs of each stored day with any: "starts" has a bit at each run's first hour,
+    -- "ends" at the hour after its last (bit 24 = next midnight). Each step takes the lowest of
+    -- both, i.e. one run, and turns the bit (x & -x isolates it) into its index.
+    SELECT series_id, day_ts, down & ~(down << 1), (down << 1) & ~down, NULL, NULL
+    FROM (SELECT series_id, day_ts, hours & ~up_mask AS down FROM stored_days
+          WHERE hours & ~up_mask <> 0)
     UNION ALL
-    SELECT series_id, MIN(ts), MAX(ts)
-    FROM (SELECT t.series_id, t.ts,
-                 t.ts / 3600 - ROW_NUMBER() OVER (PARTITION BY t.series_id ORDER BY t.ts) AS run
-          FROM up_days d
-          CROSS JOIN tickers t
-          WHERE d.hours_up > 0 AND d.hours_up < (d.to_ts - d.from_ts) / 3600
-            AND t.series_id = d.series_id AND t.ts >= d.from_ts AND t.ts < d.to_ts
-            AND t.provisional = 0 AND t.hashrate_hs > 0)
-    GROUP BY series_id, run
+    SELECT series_id, day_ts, starts & (starts - 1), ends & (ends - 1),
+           day_ts + 3600 * ((((starts & -starts) & 0xAAAAAAAA) <> 0)
+                          + (((starts & -starts) & 0xCCCCCCCC) <> 0) * 2
+                          + (((starts & -starts) & 0xF0F0F0F0) <> 0) * 4
+                          + (((starts & -starts) & 0xFF00FF00) <> 0) * 8
+                          + (((starts & -starts) & 0xFFFF0000) <> 0) * 16),
+           day_ts + 3600 * ((((ends & -ends) & 0xAAAAAAAA) <> 0)
+                          + (((ends & -ends) & 0xCCCCCCCC) <> 0) * 2
+                          + (((ends & -ends) & 0xF0F0F0F0) <> 0) * 4
+                          + (((ends & -ends) & 0xFF00FF00) <> 0) * 8
+                          + (((ends & -ends) & 0xFFFF0000) <> 0) * 16)
+    FROM pieces WHERE starts <> 0
 ),
-up_per_worker AS (
-    SELECT u.series_id, u.hours_up, l.last_up_ts
-    FROM (SELECT series_id, SUM(hours_up) AS hours_up FROM up_days GROUP BY series_id) u
-    LEFT JOIN (SELECT series_id, MAX(end_ts) AS last_up_ts FROM islands GROUP BY series_id) l
-           ON l.series_id = u.series_id
+missing_days AS (
+    -- days without a row are down in every counted hour; only workers with fewer stored days
+    -- than counted days are probed day by day
+    SELECT c.series_id, MAX(d.day_ts, c.start_ts) AS start_ts,
+           MIN(d.day_ts + 86400, c.end_ts) AS end_ts
+    FROM counted c
+    LEFT JOIN up_per_worker p ON p.series_id = c.series_id
+    CROSS JOIN days d
+    WHERE c.start_ts < c.end_ts
+      AND IFNULL(p.days_stored, 0) < (c.end_ts - 1) / 86400 - c.start_ts / 86400 + 1
+      AND d.day_ts + 86400 > c.start_ts AND d.day_ts < c.end_ts
+      AND NOT EXISTS (SELECT 1 FROM hourly_by_day h
+                       WHERE h.series_id = c.series_id AND h.day_ts = d.day_ts)
 ),
 down_runs AS (
-    -- the down hours between the previous run of up hours (or the first counted hour) and each
-    -- run; runs of neighbouring days that touch give 0 and are no outage
-    SELECT i.series_id,
-           (i.start_ts - COALESCE(i.prev_end_ts + 3600, c.start_ts)) / 3600 AS hours
-    FROM (SELECT series_id, start_ts,
-                 LAG(end_ts) OVER (PARTITION BY series_id ORDER BY start_ts) AS prev_end_ts
-          FROM islands) i
-    JOIN counted c ON c.series_id = i.series_id
-    UNION ALL
-    -- the run after the last up hour (all counted hours when none was up)
-    SELECT c.series_id, (c.end_ts - COALESCE(p.last_up_ts + 3600, c.start_ts)) / 3600
-    FROM counted c LEFT JOIN up_per_worker p ON p.series_id = c.series_id
-    WHERE c.start_ts < c.end_ts
+    -- pieces that touch (across midnight) form one outage: start_ts minus the hours of the
+    -- earlier pieces is the same along touching pieces and grows at each gap
+    SELECT series_id, (MAX(end_ts) - MIN(start_ts)) / 3600 AS hours
+    FROM (SELECT series_id, start_ts, end_ts,
+                 end_ts - SUM(end_ts - start_ts) OVER (PARTITION BY series_id ORDER BY start_ts)
+                   AS run
+          FROM (SELECT series_id, start_ts, end_ts FROM pieces WHERE start_ts IS NOT NULL
+                UNION ALL
+                SELECT series_id, start_ts, end_ts FROM missing_days))
+    GROUP BY series_id, run
 ),
 outage_stats AS (
     SELECT series_id, COUNT(*) AS outages, MAX(hours) AS longest_outage_hours
-    FROM down_runs WHERE hours > 0 GROUP BY series_id
+    FROM down_runs GROUP BY series_id
 )
 SELECT c.puid,
        c.worker_id,

@@ -5,6 +5,9 @@
 -- final 1h ticker), period end); an hour is up when its non-provisional 1h ticker has
 -- hashrate_hs > 0. The days of the period come from a recursive CTE, so a day without any row
 -- still appears (all down, or not counted if before the worker's first hour / after the end).
+-- The up hours come from hourly_by_day, one primary key probe per worker and day, no tickers:
+-- hours_up on days counted whole; on the edge days a popcount of the counted hours as a mask
+-- AND up_mask (bit h set exactly when hour h is up). No row: no hour up.
 -- uptime is NULL on days with no counted hour.
 --
 -- Parameters (Unix seconds UTC):
@@ -13,7 +16,7 @@
 --   :puid    account id, NULL = all.   :group  group name or id, NULL = all.
 --   :worker  worker name GLOB pattern, NULL = all.
 --
--- Reads: v_workers, series, tickers.
+-- Reads: v_workers, series, hourly_by_day (the hours), tickers (first hourly point).
 WITH RECURSIVE
 bounds AS (
     SELECT ((:from + 3599) / 3600) * 3600 AS p_from,
@@ -39,24 +42,42 @@ scope AS (
       AND (:worker IS NULL OR w.worker_name GLOB :worker)
 ),
 counted AS MATERIALIZED (
+    -- in output order: the final ORDER BY then only sorts the days of each worker
     SELECT sc.*, MAX(b.p_from, sc.first_hour_ts) AS start_ts, b.p_to AS end_ts
     FROM scope sc CROSS JOIN bounds b
+    ORDER BY sc.worker_name, sc.puid, sc.worker_id
 ),
 cells AS (
-    -- every worker x day; the day's counted hours are [from_ts, to_ts) (empty when none)
-    SELECT c.puid, c.worker_id, c.worker_name, c.group_name, c.series_id, d.day_ts,
-           MAX(d.day_ts, c.start_ts)       AS from_ts,
-           MIN(d.day_ts + 86400, c.end_ts) AS to_ts
-    FROM counted c CROSS JOIN days d
+    -- every worker x day, with the day's hourly_by_day row (one primary key probe) and whether
+    -- all its hours are counted (NULL when the worker has no hourly point)
+    SELECT c.puid, c.worker_id, c.worker_name, c.group_name, c.start_ts, c.end_ts, d.day_ts,
+           d.day_ts >= c.start_ts AND d.day_ts + 86400 <= c.end_ts AS whole_day,
+           h.hours_up, h.up_mask
+    FROM counted c
+    CROSS JOIN days d
+    LEFT JOIN hourly_by_day h ON h.series_id = c.series_id AND h.day_ts = d.day_ts
+),
+edges AS (
+    -- days counted only in part (or not at all): their counted hours [from_ts, to_ts)
+    SELECT *, MAX(day_ts, start_ts) AS from_ts, MIN(day_ts + 86400, end_ts) AS to_ts
+    FROM cells
+),
+counts AS (
+    -- whole days: hours_up as stored (no row: 0). Other days: popcount of the counted hours'
+    -- mask (bits [first, last]) & up_mask, 12 bits at a time (multiply, mask, mod 31).
+    SELECT puid, worker_id, worker_name, group_name, day_ts,
+           CASE WHEN whole_day THEN IFNULL(hours_up, 0)
+                WHEN from_ts < to_ts THEN
+                     ((((m & 0xFFF) * 0x1001001001001) & 0x84210842108421) % 31
+                    + ((((m >> 12) & 0xFFF) * 0x1001001001001) & 0x84210842108421) % 31)
+                ELSE 0 END AS hours_up,
+           CASE WHEN whole_day THEN 24
+                ELSE IFNULL(MAX(0, (to_ts - from_ts) / 3600), 0) END AS hours_counted
+    FROM (SELECT *, ((1 << ((to_ts - day_ts) / 3600)) - (1 << ((from_ts - day_ts) / 3600)))
+                    & IFNULL(up_mask, 0) AS m
+          FROM edges)
 )
 SELECT puid, worker_id, worker_name, group_name, day_ts, hours_up, hours_counted,
        CASE WHEN hours_counted > 0 THEN hours_up * 1.0 / hours_counted END AS uptime
-FROM (SELECT x.puid, x.worker_id, x.worker_name, x.group_name, x.day_ts,
-             -- counted on the tickers primary key range of the day (no sort)
-             COALESCE((SELECT COUNT(*) FROM tickers t
-                        WHERE t.series_id = x.series_id
-                          AND t.ts >= x.from_ts AND t.ts < x.to_ts
-                          AND t.provisional = 0 AND t.hashrate_hs > 0), 0) AS hours_up,
-             COALESCE(MAX(0, (x.to_ts - x.from_ts) / 3600), 0)             AS hours_counted
-      FROM cells x)
+FROM counts
 ORDER BY worker_name, puid, worker_id, day_ts;
