@@ -5,9 +5,14 @@
 --
 -- How: two kinds of rows.
 --   'hole':     a run of missing points inside a series' stored span (between its oldest and
---               newest stored ticker): the gap between two runs of stored points
---               (gaps-and-islands, LAG over the runs). For hourly series a day with all 24
---               points is one run as it is; only incomplete days are split point by point.
+--               newest stored ticker): the gap between two runs of stored points, from the
+--               stored point ending one run to the next stored point.
+--               Hourly series: a day with 24 final points (hourly_by_day) holds no hole, so only
+--               the other days of the span read their tickers, as a mask of the hours stored
+--               (provisional points too); each run's last hour and the next stored hour (the
+--               mask's next set bit, or the next ticker on a later day) bound a hole.
+--               Daily series: one point on every day of the span has none; others go
+--               gaps-and-islands (LAG over the runs).
 --               Holes already covered by a recorded gap are left out.
 --   'expired':  a recorded history_gaps row: history the pool had deleted before poolhist copied it.
 -- pool_still_has: the pool keeps worker 1h for 72 h, account 1h for 720 h, worker 1d for 90 d,
@@ -23,7 +28,7 @@
 --               a pattern selects worker series only.
 --   :dimension  '1h' or '1d', NULL = both.
 --
--- Reads: series, tickers, history_gaps, workers.
+-- Reads: series, tickers, hourly_by_day, history_gaps, workers.
 WITH RECURSIVE
 -- the window searched: [:from, :to), widened to whole days; unbounded without them
 win AS (
@@ -53,55 +58,117 @@ scope AS MATERIALIZED (
       AND (:dimension IS NULL OR s.dimension = :dimension)
       AND (:worker IS NULL OR w.worker_name GLOB :worker)
 ),
+hour_span AS MATERIALIZED (
+    -- hourly series: the UTC days searched, day_lo .. day_hi (day starts, inclusive)
+    SELECT series_id, (first_ts / 86400) * 86400 AS day_lo, (last_ts / 86400) * 86400 AS day_hi
+    FROM scope WHERE dimension = '1h' AND first_ts IS NOT NULL
+),
+short_span AS MATERIALIZED (
+    -- hourly series with a day in their span that has no final point (no summary row)
+    SELECT hs.series_id, hs.day_lo, hs.day_hi FROM hour_span hs
+    WHERE (SELECT COUNT(*) FROM hourly_by_day b
+            WHERE b.series_id = hs.series_id AND b.day_ts >= hs.day_lo AND b.day_ts <= hs.day_hi)
+          <= (hs.day_hi - hs.day_lo) / 86400
+),
+-- the days those spans cover
 days(day_ts) AS (
-    SELECT (MIN(first_ts) / 86400) * 86400 FROM scope WHERE dimension = '1h'
+    SELECT MIN(day_lo) FROM short_span
     UNION ALL
-    SELECT day_ts + 86400 FROM days
-     WHERE day_ts + 86400 <= (SELECT MAX(last_ts) FROM scope WHERE dimension = '1h')
+    SELECT day_ts + 86400 FROM days WHERE day_ts < (SELECT MAX(day_hi) FROM short_span)
 ),
-hour_days AS MATERIALIZED (
-    -- per hourly series and UTC day inside its span: the stored points that day
-    SELECT sc.series_id, d.day_ts,
-           (SELECT COUNT(*) FROM tickers t
-             WHERE t.series_id = sc.series_id
-               AND t.ts >= d.day_ts AND t.ts < d.day_ts + 86400) AS points
-    FROM scope sc CROSS JOIN days d
-    WHERE sc.dimension = '1h' AND d.day_ts + 86400 > sc.first_ts AND d.day_ts <= sc.last_ts
+incomplete_days AS MATERIALIZED (
+    -- the days in a span without 24 final points: the only days a hole can touch. Their stored
+    -- points (provisional ones too) as a mask, bit h = hour h
+    SELECT series_id, day_lo, day_hi, day_ts,
+           COALESCE((SELECT SUM(1 << ((t.ts - d.day_ts) / 3600)) FROM tickers t
+                      WHERE t.series_id = d.series_id
+                        AND t.ts >= d.day_ts AND t.ts < d.day_ts + 86400), 0) AS mask
+    FROM (SELECT hs.series_id, hs.day_lo, hs.day_hi, b.day_ts
+          FROM hour_span hs
+          JOIN hourly_by_day b
+            ON b.series_id = hs.series_id AND b.day_ts >= hs.day_lo AND b.day_ts <= hs.day_hi
+          WHERE b.hours_final < 24
+          UNION ALL
+          SELECT ss.series_id, ss.day_lo, ss.day_hi, dd.day_ts
+          FROM short_span ss
+          JOIN days dd ON dd.day_ts >= ss.day_lo AND dd.day_ts <= ss.day_hi
+          WHERE NOT EXISTS (SELECT 1 FROM hourly_by_day b
+                             WHERE b.series_id = ss.series_id AND b.day_ts = dd.day_ts)) d
 ),
-islands AS MATERIALIZED (
-    -- runs of stored points: whole days of 24 hourly points as they are, other hourly days and
-    -- all daily series point by point (point index - row number is constant along a run)
-    SELECT series_id, day_ts AS start_ts, day_ts + 82800 AS end_ts
-    FROM hour_days WHERE points = 24
+-- hour h of a day and its mask bit
+hours(h, bit) AS MATERIALIZED (
+    SELECT 0, 1 UNION ALL SELECT h + 1, bit * 2 FROM hours WHERE h < 23
+),
+run_ends AS (
+    -- stored points whose next hour is not stored: the last hour of each run of stored hours
+    -- in an incomplete day ...
+    SELECT d.series_id, d.day_hi, d.day_ts + hr.h * 3600 AS ts,
+           d.mask >> (hr.h + 1) AS after                 -- bit j: the hour j + 1 after ts
+    FROM incomplete_days d JOIN hours hr
+    WHERE d.mask & ~(d.mask >> 1) & hr.bit <> 0
     UNION ALL
-    SELECT series_id, MIN(ts), MAX(ts)
-    FROM (SELECT series_id, ts, ts / step - ROW_NUMBER() OVER (PARTITION BY series_id ORDER BY ts) AS run
-          FROM (SELECT hd.series_id, t.ts, 3600 AS step
-                FROM hour_days hd
-                CROSS JOIN tickers t
-                WHERE hd.points BETWEEN 1 AND 23
-                  AND t.series_id = hd.series_id
-                  AND t.ts >= hd.day_ts AND t.ts < hd.day_ts + 86400
-                UNION ALL
-                SELECT sc.series_id, t.ts, 86400
-                FROM scope sc
-                CROSS JOIN tickers t
-                WHERE sc.dimension = '1d' AND t.series_id = sc.series_id
-                  AND t.ts >= sc.first_ts AND t.ts <= sc.last_ts))
+    -- ... and 23:00 of a complete day before an incomplete one without 00:00
+    SELECT d.series_id, d.day_hi, d.day_ts - 3600, d.mask
+    FROM incomplete_days d
+    WHERE d.mask & 1 = 0 AND d.day_ts > d.day_lo
+      AND EXISTS (SELECT 1 FROM hourly_by_day b
+                   WHERE b.series_id = d.series_id AND b.day_ts = d.day_ts - 86400
+                     AND b.hours_final = 24)
+),
+run_next AS MATERIALIZED (
+    -- the next stored point after each run end: from the mask when it lies in the same day
+    -- (its lowest set bit), otherwise looked up, within the span's days
+    SELECT e.series_id, e.ts,
+           CASE WHEN e.after <> 0
+                THEN e.ts + 3600 * (1 + (SELECT hr.h FROM hours hr
+                                          WHERE hr.bit = e.after & -e.after))
+                ELSE (SELECT MIN(t.ts) FROM tickers t
+                       WHERE t.series_id = e.series_id AND t.ts > e.ts
+                         AND t.ts < e.day_hi + 86400) END AS next_ts
+    FROM run_ends e
+),
+hour_holes AS (
+    SELECT series_id, ts + 3600 AS from_ts, next_ts - 3600 AS to_ts
+    FROM run_next
+    WHERE next_ts - ts > 3600
+),
+day_series AS MATERIALIZED (
+    -- daily series whose span is not one point on every day at one time of day: only these
+    -- can have a hole
+    SELECT sc.series_id, sc.first_ts, sc.last_ts FROM scope sc
+    WHERE sc.dimension = '1d' AND sc.first_ts IS NOT NULL
+      AND NOT ((sc.last_ts - sc.first_ts) % 86400 = 0
+               AND (SELECT COUNT(*) = (sc.last_ts - sc.first_ts) / 86400 + 1
+                           AND SUM(t.ts % 86400 <> sc.first_ts % 86400) = 0
+                    FROM tickers t
+                    WHERE t.series_id = sc.series_id
+                      AND t.ts >= sc.first_ts AND t.ts <= sc.last_ts))
+),
+day_islands AS MATERIALIZED (
+    -- runs of daily points (point index - row number is constant along a run)
+    SELECT series_id, MIN(ts) AS start_ts, MAX(ts) AS end_ts
+    FROM (SELECT ds.series_id, t.ts,
+                 t.ts / 86400 - ROW_NUMBER() OVER (PARTITION BY ds.series_id ORDER BY t.ts) AS run
+          FROM day_series ds
+          JOIN tickers t
+            ON t.series_id = ds.series_id AND t.ts >= ds.first_ts AND t.ts <= ds.last_ts)
     GROUP BY series_id, run
 ),
-holes AS (
-    SELECT i.series_id, i.prev_end_ts + sc.step AS from_ts, i.start_ts - sc.step AS to_ts,
-           'hole' AS kind
+day_holes AS (
+    SELECT series_id, prev_end_ts + 86400 AS from_ts, start_ts - 86400 AS to_ts
     FROM (SELECT series_id, start_ts,
                  LAG(end_ts) OVER (PARTITION BY series_id ORDER BY start_ts) AS prev_end_ts
-          FROM islands) i
-    JOIN scope sc ON sc.series_id = i.series_id
-    WHERE i.start_ts - i.prev_end_ts > sc.step
-      AND NOT EXISTS (SELECT 1 FROM history_gaps g
-                       WHERE g.series_id = i.series_id
-                         AND g.from_ts <= i.prev_end_ts + sc.step
-                         AND g.to_ts >= i.start_ts - sc.step)
+          FROM day_islands)
+    WHERE start_ts - prev_end_ts > 86400
+),
+holes AS (
+    SELECT h.series_id, h.from_ts, h.to_ts, 'hole' AS kind
+    FROM (SELECT series_id, from_ts, to_ts FROM hour_holes
+          UNION ALL
+          SELECT series_id, from_ts, to_ts FROM day_holes) h
+    WHERE NOT EXISTS (SELECT 1 FROM history_gaps g
+                       WHERE g.series_id = h.series_id
+                         AND g.from_ts <= h.from_ts AND g.to_ts >= h.to_ts)
 ),
 all_gaps AS (
     SELECT series_id, from_ts, to_ts, kind FROM holes

@@ -11,14 +11,23 @@
 -- which was used. accepted_hashes and reject_weight are the two sums, so groups and accounts
 -- aggregate exactly: rate = sum(reject_weight) / sum(accepted_hashes).
 -- A worker with no accepted hashes in the period has reject_rate NULL (listed last).
+-- The final hourly points of whole UTC days inside the period are read as their hourly_by_day
+-- row (one per worker and day instead of 24; the same sums); tickers only for the partial days
+-- at the period's edges and for the daily points.
 --
 -- Parameters (Unix seconds UTC):
 --   :from    required, inclusive.   :to  required, exclusive.
 --   :puid    account id, NULL = all.   :group  group name or numeric id, NULL = all.
 --   :worker  worker name GLOB pattern (case-sensitive; * ? [abc]), NULL = all.
 --
--- Reads: v_workers, series, tickers.
+-- Reads: v_workers, series, hourly_by_day, tickers.
 WITH
+-- the whole UTC days inside the period are [day_lo, day_hi) (empty when day_lo = day_hi); the
+-- hourly tickers outside them, [:from, head_to) and [day_hi, :to), are the partial edge days
+bounds AS MATERIALIZED (
+    SELECT day_lo, MAX(day_lo, (:to / 86400) * 86400) AS day_hi, MIN(day_lo, :to) AS head_to
+    FROM (SELECT ((:from + 86399) / 86400) * 86400 AS day_lo)
+),
 -- the workers' series, materialised so SQLite indexes it for the joins below
 worker_series AS MATERIALIZED (
     SELECT puid, worker_id, dimension, series_id FROM series WHERE worker_id IS NOT NULL
@@ -35,19 +44,42 @@ scope AS MATERIALIZED (
       AND (:group IS NULL OR w.group_name = :group OR CAST(w.group_id AS TEXT) = :group)
       AND (:worker IS NULL OR w.worker_name GLOB :worker)
 ),
-hourly AS (
-    -- straight from the tickers primary key, series by series (no sort)
-    SELECT t.series_id,
-           SUM(t.hashrate_hs * 3600.0)                 AS accepted_hashes,
-           SUM(t.hashrate_hs * 3600.0 * t.reject_rate) AS reject_weight,
-           COUNT(*)                                    AS hours_1h
+hourly_parts AS (
+    -- whole days: the summary; the partial edge days: the tickers. Each part is read series by
+    -- series on its primary key range (no sort)
+    SELECT b.series_id,
+           SUM(b.hashrate_sum * 3600.0)      AS accepted_hashes,
+           SUM(b.reject_weight_sum * 3600.0) AS reject_weight,
+           SUM(b.hours_final)                AS hours_1h
+    FROM hourly_by_day b
+    WHERE b.series_id IN (SELECT hourly_series FROM scope)
+      AND b.day_ts >= (SELECT day_lo FROM bounds) AND b.day_ts < (SELECT day_hi FROM bounds)
+    GROUP BY b.series_id
+    UNION ALL
+    SELECT t.series_id, SUM(t.hashrate_hs * 3600.0), SUM(t.hashrate_hs * 3600.0 * t.reject_rate),
+           COUNT(*)
     FROM tickers t
     WHERE t.series_id IN (SELECT hourly_series FROM scope)
-      AND t.ts >= :from AND t.ts < :to AND t.provisional = 0
+      AND t.ts >= :from AND t.ts < (SELECT head_to FROM bounds) AND t.provisional = 0
+    GROUP BY t.series_id
+    UNION ALL
+    SELECT t.series_id, SUM(t.hashrate_hs * 3600.0), SUM(t.hashrate_hs * 3600.0 * t.reject_rate),
+           COUNT(*)
+    FROM tickers t
+    WHERE t.series_id IN (SELECT hourly_series FROM scope)
+      AND t.ts >= (SELECT day_hi FROM bounds) AND t.ts < :to AND t.provisional = 0
     GROUP BY t.series_id
 ),
+hourly AS (
+    SELECT series_id, SUM(accepted_hashes) AS accepted_hashes, SUM(reject_weight) AS reject_weight,
+           SUM(hours_1h) AS hours_1h
+    FROM hourly_parts
+    GROUP BY series_id
+),
 daily AS (
-    -- days wholly inside the period on which the worker has no final hourly point
+    -- days wholly inside the period on which the worker has no final hourly point: for a 1d
+    -- ticker at UTC midnight that is a missing summary row; one at the pool's own midnight
+    -- spans two UTC days, so its hours are looked up in the tickers
     SELECT sc.daily_series AS series_id,
            SUM(t.hashrate_hs * 86400.0)                 AS accepted_hashes,
            SUM(t.hashrate_hs * 86400.0 * t.reject_rate) AS reject_weight,
@@ -56,9 +88,13 @@ daily AS (
     JOIN tickers t
       ON t.series_id = sc.daily_series AND t.ts >= :from AND t.ts <= :to - 86400
     WHERE t.provisional = 0
-      AND NOT EXISTS (SELECT 1 FROM tickers h
-                       WHERE h.series_id = sc.hourly_series AND h.provisional = 0
-                         AND h.ts >= t.ts AND h.ts < t.ts + 86400)
+      AND CASE WHEN t.ts % 86400 = 0
+               THEN NOT EXISTS (SELECT 1 FROM hourly_by_day b
+                                 WHERE b.series_id = sc.hourly_series AND b.day_ts = t.ts)
+               ELSE NOT EXISTS (SELECT 1 FROM tickers h
+                                 WHERE h.series_id = sc.hourly_series AND h.provisional = 0
+                                   AND h.ts >= t.ts AND h.ts < t.ts + 86400)
+          END
     GROUP BY sc.daily_series
 ),
 per_worker AS (
