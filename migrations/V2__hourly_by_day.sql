@@ -14,16 +14,22 @@ CREATE TABLE hourly_by_day (
     PRIMARY KEY (series_id, day_ts)
 ) WITHOUT ROWID;
 
-INSERT INTO hourly_by_day (series_id, day_ts, hours_final, hours_up, up_mask, hashrate_sum,
-                           reject_weight_sum)
+-- What hourly_by_day must hold, summed from tickers: the migration's backfill, the rebuild
+-- script, and the consistency check read it.
+CREATE VIEW v_hourly_by_day_from_tickers AS
 SELECT t.series_id,
-       (t.ts / 86400) * 86400,
-       COUNT(*),
-       SUM(t.hashrate_hs > 0),
-       SUM(CASE WHEN t.hashrate_hs > 0 THEN 1 << ((t.ts % 86400) / 3600) ELSE 0 END),
-       SUM(t.hashrate_hs),
-       SUM(t.hashrate_hs * t.reject_rate)
+       (t.ts / 86400) * 86400                                                     AS day_ts,
+       COUNT(*)                                                                   AS hours_final,
+       SUM(t.hashrate_hs > 0)                                                     AS hours_up,
+       SUM(CASE WHEN t.hashrate_hs > 0 THEN 1 << ((t.ts % 86400) / 3600) ELSE 0 END) AS up_mask,
+       SUM(t.hashrate_hs)                                                         AS hashrate_sum,
+       SUM(t.hashrate_hs * t.reject_rate)                                         AS reject_weight_sum
 FROM tickers t
 JOIN series s ON s.series_id = t.series_id
 WHERE s.dimension = '1h' AND t.provisional = 0
 GROUP BY t.series_id, t.ts / 86400;
+
+INSERT INTO hourly_by_day (series_id, day_ts, hours_final, hours_up, up_mask, hashrate_sum,
+                           reject_weight_sum)
+SELECT series_id, day_ts, hours_final, hours_up, up_mask, hashrate_sum, reject_weight_sum
+FROM v_hourly_by_day_from_tickers;

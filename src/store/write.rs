@@ -505,7 +505,8 @@ fn add_to_hourly_by_day(
 }
 
 /// Any other page (updates, late points, provisional turned final): the touched days are
-/// summed again from the tickers.
+/// summed again from the tickers. Same sums as `v_hourly_by_day_from_tickers`, but over a `ts`
+/// range the primary key can seek (the view would sum the whole series first).
 fn recompute_hourly_by_day(
     tx: &Transaction,
     series_id: i64,
@@ -543,18 +544,8 @@ pub fn rebuild_hourly_by_day(conn: &Connection) -> rusqlite::Result<()> {
 /// the summary is current.
 pub fn hourly_by_day_mismatches(conn: &Connection) -> rusqlite::Result<Vec<(i64, i64)>> {
     let mut stmt = conn.prepare(
-        "WITH fresh AS (
-             SELECT t.series_id, (t.ts / 86400) * 86400 AS day_ts, COUNT(*) AS hours_final,
-                    SUM(t.hashrate_hs > 0) AS hours_up,
-                    SUM(CASE WHEN t.hashrate_hs > 0 THEN 1 << ((t.ts % 86400) / 3600) ELSE 0 END)
-                      AS up_mask,
-                    SUM(t.hashrate_hs) AS hashrate_sum,
-                    SUM(t.hashrate_hs * t.reject_rate) AS reject_weight_sum
-             FROM tickers t JOIN series s ON s.series_id = t.series_id
-             WHERE s.dimension = '1h' AND t.provisional = 0
-             GROUP BY t.series_id, t.ts / 86400)
-         SELECT COALESCE(f.series_id, h.series_id), COALESCE(f.day_ts, h.day_ts)
-         FROM fresh f FULL OUTER JOIN hourly_by_day h
+        "SELECT COALESCE(f.series_id, h.series_id), COALESCE(f.day_ts, h.day_ts)
+         FROM v_hourly_by_day_from_tickers f FULL OUTER JOIN hourly_by_day h
            ON h.series_id = f.series_id AND h.day_ts = f.day_ts
          WHERE f.series_id IS NULL OR h.series_id IS NULL
             OR f.hours_final <> h.hours_final OR f.hours_up <> h.hours_up
@@ -604,6 +595,21 @@ mod tests {
         }
     }
 
+    /// A store with one listed worker; returns its hourly and daily series ids.
+    fn store_with_one_worker(dir: &tempfile::TempDir) -> (Store, i64, i64) {
+        let mut store = Store::open(&dir.path().join("t.db")).unwrap();
+        let states = store.upsert_directory(7, &[], &[worker(1)], 100).unwrap();
+        let series = |dimension| {
+            states
+                .iter()
+                .find(|s| s.worker_id == Some(1) && s.dimension == dimension)
+                .unwrap()
+                .series_id
+        };
+        let (hourly, daily) = (series(Dimension::Hour), series(Dimension::Day));
+        (store, hourly, daily)
+    }
+
     fn summary_row(store: &Store, series_id: i64, day_ts: i64) -> Option<(i64, i64, i64, f64)> {
         store
             .connection()
@@ -619,13 +625,7 @@ mod tests {
     #[test]
     fn hourly_by_day_follows_new_pages_updates_and_provisional_points() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("t.db")).unwrap();
-        let states = store.upsert_directory(7, &[], &[worker(1)], 100).unwrap();
-        let hourly = states
-            .iter()
-            .find(|s| s.worker_id == Some(1) && s.dimension == Dimension::Hour)
-            .unwrap()
-            .series_id;
+        let (mut store, hourly, _) = store_with_one_worker(&dir);
         let day = 1_764_028_800; // 2025-11-25T00:00Z
                                  // A backfill in two pages that split day 1 at 10:00; hour 3 down; day 2 ends live.
         let first: Vec<TickerRow> = (0..10)
@@ -675,13 +675,7 @@ mod tests {
     #[test]
     fn daily_pages_leave_hourly_by_day_alone() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("t.db")).unwrap();
-        let states = store.upsert_directory(7, &[], &[worker(1)], 100).unwrap();
-        let daily = states
-            .iter()
-            .find(|s| s.worker_id == Some(1) && s.dimension == Dimension::Day)
-            .unwrap()
-            .series_id;
+        let (mut store, _, daily) = store_with_one_worker(&dir);
         let mut page = hourly_page(daily, vec![hour(1_764_028_800, 5.0, false)]);
         page.dimension = Dimension::Day;
         store.write_pages(&[page], 1, 100).unwrap();
@@ -695,13 +689,7 @@ mod tests {
     #[test]
     fn mismatch_check_finds_a_hand_edit_and_rebuild_repairs_it() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("t.db")).unwrap();
-        let states = store.upsert_directory(7, &[], &[worker(1)], 100).unwrap();
-        let hourly = states
-            .iter()
-            .find(|s| s.worker_id == Some(1) && s.dimension == Dimension::Hour)
-            .unwrap()
-            .series_id;
+        let (mut store, hourly, _) = store_with_one_worker(&dir);
         let day = 1_764_028_800;
         let page: Vec<TickerRow> = (0..48).map(|h| hour(day + h * 3600, 1.0, false)).collect();
         store
