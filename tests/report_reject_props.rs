@@ -37,18 +37,24 @@ fn close_opt(a: Option<f64>, b: Option<f64>) -> bool {
     }
 }
 
-/// Live points the pool never served again (a run stopped before the next one): provisional
-/// hourly points left at free hours anywhere, some on days without a final point, written
-/// through the writer like the rest.
-fn leave_stray_live_points(db: &RandomDb, rng: &mut Rng) {
-    let hourly: Vec<i64> = db
-        .conn
-        .prepare("SELECT series_id FROM series WHERE dimension = '1h' ORDER BY series_id")
+/// The ids of the series matching `condition` (an SQL expression over `series`).
+fn series_ids(db: &RandomDb, condition: &str) -> Vec<i64> {
+    db.conn
+        .prepare(&format!(
+            "SELECT series_id FROM series WHERE {condition} ORDER BY series_id"
+        ))
         .unwrap()
         .query_map([], |r| r.get(0))
         .unwrap()
         .map(Result::unwrap)
-        .collect();
+        .collect()
+}
+
+/// Live points the pool never served again (a run stopped before the next one): provisional
+/// hourly points left at free hours anywhere, some on days without a final point, written
+/// through the writer like the rest.
+fn leave_stray_live_points(db: &RandomDb, rng: &mut Rng) {
+    let hourly = series_ids(db, "dimension = '1h'");
     let mut store = Store::open(&db.path).unwrap();
     for _ in 0..rng.range(0, 10) {
         let series_id = hourly[rng.range(0, hourly.len() as i64) as usize];
@@ -89,17 +95,7 @@ fn leave_stray_live_points(db: &RandomDb, rng: &mut Rng) {
 /// Daily points at the pool's own midnight (here 05:00 UTC), as a pool keeping days in another
 /// zone sends them: each spans two UTC days, so the query looks its hours up in the tickers.
 fn add_off_midnight_daily_points(db: &RandomDb, rng: &mut Rng) {
-    let daily: Vec<i64> = db
-        .conn
-        .prepare(
-            "SELECT series_id FROM series WHERE dimension = '1d' AND worker_id IS NOT NULL \
-             ORDER BY series_id",
-        )
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let daily = series_ids(db, "dimension = '1d' AND worker_id IS NOT NULL");
     let mut store = Store::open(&db.path).unwrap();
     for _ in 0..rng.range(0, 6) {
         let series_id = daily[rng.range(0, daily.len() as i64) as usize];
