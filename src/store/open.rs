@@ -87,6 +87,19 @@ pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
             source,
         })?;
     check_ownership(&conn, path)?;
+    if schema_version(&conn, path)? < known_schema_version() {
+        // Written by an older poolhist and not ingested into since: the reports need the newer
+        // tables, so upgrade it once (as the next ingest would) and read it as usual.
+        drop(conn);
+        open(path).map_err(|e| StoreError::Migrate {
+            path: path.to_owned(),
+            message: format!(
+                "it has an older schema, and upgrading it failed ({e}); \
+                 run `poolhist ingest` on it once, as a user who can write it"
+            ),
+        })?;
+        return open_read_only(path);
+    }
     Ok(conn)
 }
 
@@ -169,30 +182,32 @@ fn check_ownership(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     }
 }
 
-fn check_schema_not_newer(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+/// The highest migration applied to the database (0 for a database without poolhist tables).
+fn schema_version(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
+    let sql_err = |source| StoreError::Sql {
+        path: path.to_owned(),
+        source,
+    };
     let has_history: bool = conn
         .query_row(
             "SELECT count(*) > 0 FROM sqlite_schema WHERE name = 'refinery_schema_history'",
             [],
             |r| r.get(0),
         )
-        .map_err(|source| StoreError::Sql {
-            path: path.to_owned(),
-            source,
-        })?;
+        .map_err(sql_err)?;
     if !has_history {
-        return Ok(());
+        return Ok(0);
     }
-    let found: i64 = conn
-        .query_row(
-            "SELECT IFNULL(MAX(version), 0) FROM refinery_schema_history",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(|source| StoreError::Sql {
-            path: path.to_owned(),
-            source,
-        })?;
+    conn.query_row(
+        "SELECT IFNULL(MAX(version), 0) FROM refinery_schema_history",
+        [],
+        |r| r.get(0),
+    )
+    .map_err(sql_err)
+}
+
+fn check_schema_not_newer(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let found = schema_version(conn, path)?;
     let known = known_schema_version();
     if found > known {
         return Err(StoreError::TooNew {
@@ -207,6 +222,18 @@ fn check_schema_not_newer(conn: &Connection, path: &Path) -> Result<(), StoreErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A database as poolhist with schema v1 left it, holding `rows` (SQL).
+    fn v1_database(path: &Path, rows: &str) {
+        let mut conn = Connection::open(path).unwrap();
+        embedded::migrations::runner()
+            .set_target(refinery::Target::Version(1))
+            .run(&mut conn)
+            .unwrap();
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .unwrap();
+        conn.execute_batch(rows).unwrap();
+    }
 
     #[test]
     fn new_database_is_private_and_migrated() {
@@ -236,22 +263,14 @@ mod tests {
     fn upgrade_to_v2_derives_hourly_by_day_from_stored_tickers() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v1.db");
-        let mut conn = Connection::open(&path).unwrap();
-        embedded::migrations::runner()
-            .set_target(refinery::Target::Version(1))
-            .run(&mut conn)
-            .unwrap();
-        conn.pragma_update(None, "application_id", APPLICATION_ID)
-            .unwrap();
-        conn.execute_batch(
+        v1_database(
+            &path,
             "INSERT INTO accounts VALUES (7, 0, 0);
              INSERT INTO series (series_id, puid, worker_id, dimension) VALUES (1, 7, NULL, '1h'),
                                                                              (2, 7, NULL, '1d');
              INSERT INTO tickers VALUES (1, 1764028800, 2.0, 0.5, 0), (1, 1764032400, 0.0, 0, 0),
                                         (1, 1764036000, 9.0, 0, 1), (2, 1764028800, 1.0, 0, 0);",
-        )
-        .unwrap();
-        drop(conn);
+        );
         let conn = open(&path).unwrap();
         let row: (i64, i64, i64, i64, f64, f64) = conn
             .query_row("SELECT * FROM hourly_by_day", [], |r| {
@@ -274,6 +293,31 @@ mod tests {
             .query_row("SELECT up_mask FROM hourly_by_day", [], |r| r.get(0))
             .unwrap();
         assert_eq!(up_mask, 1);
+    }
+
+    #[test]
+    fn reading_a_v1_database_upgrades_it_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        v1_database(
+            &path,
+            "INSERT INTO accounts VALUES (7, 0, 0);
+             INSERT INTO series (series_id, puid, worker_id, dimension) VALUES (1, 7, NULL, '1h');
+             INSERT INTO tickers VALUES (1, 1764028800, 2.0, 0.5, 0);",
+        );
+        let conn = open_read_only(&path).unwrap();
+        assert_eq!(
+            schema_version(&conn, &path).unwrap(),
+            known_schema_version()
+        );
+        let days: i64 = conn
+            .query_row("SELECT count(*) FROM hourly_by_day", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(days, 1);
+        assert!(
+            conn.execute("DELETE FROM tickers", []).is_err(),
+            "still read-only"
+        );
     }
 
     #[test]
