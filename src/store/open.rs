@@ -31,6 +31,15 @@ pub enum StoreError {
         found: i64,
         known: i64,
     },
+    #[error(
+        "{path} has schema version {found}, older than this poolhist's ({known}); \
+         run `poolhist ingest` once to upgrade it (reports never write the database)"
+    )]
+    TooOld {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
     #[error("cannot migrate database {path}: {message}")]
     Migrate { path: PathBuf, message: String },
     #[error("database {path}: {source}")]
@@ -87,18 +96,15 @@ pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
             source,
         })?;
     check_ownership(&conn, path)?;
-    if schema_version(&conn, path)? < known_schema_version() {
-        // Written by an older poolhist and not ingested into since: the reports need the newer
-        // tables, so upgrade it once (as the next ingest would) and read it as usual.
-        drop(conn);
-        open(path).map_err(|e| StoreError::Migrate {
+    let found = schema_version(&conn, path)?;
+    let known = known_schema_version();
+    if found > 0 && found < known {
+        // Readers never write, and an ingest may be running: the next ingest upgrades it.
+        return Err(StoreError::TooOld {
             path: path.to_owned(),
-            message: format!(
-                "it has an older schema, and upgrading it failed ({e}); \
-                 run `poolhist ingest` on it once, as a user who can write it"
-            ),
-        })?;
-        return open_read_only(path);
+            found,
+            known,
+        });
     }
     Ok(conn)
 }
@@ -296,7 +302,7 @@ mod tests {
     }
 
     #[test]
-    fn reading_a_v1_database_upgrades_it_first() {
+    fn readers_refuse_an_older_schema_without_writing_and_ingest_upgrades_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v1.db");
         v1_database(
@@ -305,19 +311,23 @@ mod tests {
              INSERT INTO series (series_id, puid, worker_id, dimension) VALUES (1, 7, NULL, '1h');
              INSERT INTO tickers VALUES (1, 1764028800, 2.0, 0.5, 0);",
         );
-        let conn = open_read_only(&path).unwrap();
-        assert_eq!(
-            schema_version(&conn, &path).unwrap(),
-            known_schema_version()
+        let before = std::fs::read(&path).unwrap();
+        let error = open_read_only(&path).unwrap_err().to_string();
+        assert!(
+            error.contains("schema version 1, older") && error.contains("poolhist ingest"),
+            "{error}"
         );
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "the reader wrote nothing"
+        );
+        open(&path).unwrap();
+        let conn = open_read_only(&path).unwrap();
         let days: i64 = conn
             .query_row("SELECT count(*) FROM hourly_by_day", [], |r| r.get(0))
             .unwrap();
         assert_eq!(days, 1);
-        assert!(
-            conn.execute("DELETE FROM tickers", []).is_err(),
-            "still read-only"
-        );
     }
 
     #[test]

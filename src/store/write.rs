@@ -328,15 +328,17 @@ fn write_page(
                 OR abs(hashrate_hs - ?3) > 1e-6 * max(abs(hashrate_hs), abs(?3)) \
                 OR abs(reject_rate - ?4) > 1e-6 * max(abs(reject_rate), abs(?4)) + 1e-12)",
     )?;
-    let stored_in_range = match (page.tickers.first(), page.tickers.last()) {
-        (Some(first), Some(last)) => tx
+    let times = page.tickers.iter().map(|t| t.ts);
+    let page_span = times.clone().min().zip(times.max());
+    let stored_in_range = match page_span {
+        Some((first_ts, last_ts)) => tx
             .prepare_cached(
                 "SELECT count(*) FROM tickers WHERE series_id = ?1 AND ts BETWEEN ?2 AND ?3",
             )?
-            .query_row(params![page.series_id, first.ts, last.ts], |r| {
+            .query_row(params![page.series_id, first_ts, last_ts], |r| {
                 r.get::<_, i64>(0)
             })?,
-        _ => 0,
+        None => 0,
     };
     let mut row_by_row: &[TickerRow] = &page.tickers;
     let fresh = stored_in_range == 0;
@@ -378,7 +380,9 @@ fn write_page(
             updated
         };
         if changes > 0 {
-            changed = Some(changed.map_or((ticker.ts, ticker.ts), |(lo, _)| (lo, ticker.ts)));
+            changed = Some(changed.map_or((ticker.ts, ticker.ts), |(lo, hi)| {
+                (lo.min(ticker.ts), hi.max(ticker.ts))
+            }));
         }
     }
     if page.dimension == Dimension::Hour {
@@ -387,11 +391,7 @@ fn write_page(
         } else {
             if fresh {
                 // Some rows of a many-rows INSERT were skipped; which ones is not known.
-                changed = page
-                    .tickers
-                    .first()
-                    .zip(page.tickers.last())
-                    .map(|(f, l)| (f.ts, l.ts));
+                changed = page_span;
             }
             // A re-fetched late window that changed nothing costs nothing here.
             if let Some((first_ts, last_ts)) = changed {
@@ -670,6 +670,29 @@ mod tests {
         assert!(hourly_by_day_mismatches(store.connection())
             .unwrap()
             .is_empty());
+    }
+
+    #[test]
+    fn hourly_by_day_holds_for_pages_out_of_order_or_with_repeated_hours() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, hourly, _) = store_with_one_worker(&dir);
+        let day = 1_764_028_800;
+        let at = |h: i64, hashrate_hs: f64| hour(day + h * 3600, hashrate_hs, false);
+        // New rows, one hour twice: the many-rows INSERT skips one, so the days are re-summed.
+        let repeated: Vec<TickerRow> = (0..40).map(|h| at(h, 1.0)).chain([at(5, 1.0)]).collect();
+        store
+            .write_pages(&[hourly_page(hourly, repeated)], 1, 100)
+            .unwrap();
+        // Revisions newest first, across both days.
+        let revised = vec![at(39, 0.0), at(30, 2.0), at(2, 0.0)];
+        store
+            .write_pages(&[hourly_page(hourly, revised)], 2, 200)
+            .unwrap();
+        assert!(hourly_by_day_mismatches(store.connection())
+            .unwrap()
+            .is_empty());
+        assert_eq!(summary_row(&store, hourly, day).unwrap().1, 23);
+        assert_eq!(summary_row(&store, hourly, day + 86_400).unwrap().1, 15);
     }
 
     #[test]
