@@ -57,8 +57,8 @@ cells AS (
     CROSS JOIN days d
     LEFT JOIN hourly_by_day h ON h.series_id = c.series_id AND h.day_ts = d.day_ts
 ),
-edges AS (
-    -- days counted only in part (or not at all): their counted hours [from_ts, to_ts)
+spans AS (
+    -- each cell's counted hours [from_ts, to_ts): the whole day, part of it, or none
     SELECT *, MAX(day_ts, start_ts) AS from_ts, MIN(day_ts + 86400, end_ts) AS to_ts
     FROM cells
 ),
@@ -75,7 +75,7 @@ counts AS (
                 ELSE IFNULL(MAX(0, (to_ts - from_ts) / 3600), 0) END AS hours_counted
     FROM (SELECT *, ((1 << ((to_ts - day_ts) / 3600)) - (1 << ((from_ts - day_ts) / 3600)))
                     & IFNULL(up_mask, 0) AS m
-          FROM edges)
+          FROM spans)
 )
 SELECT puid, worker_id, worker_name, group_name, day_ts, hours_up, hours_counted,
        CASE WHEN hours_counted > 0 THEN hours_up * 1.0 / hours_counted END AS uptime
