@@ -543,20 +543,12 @@ pub fn rebuild_hourly_by_day(conn: &Connection) -> rusqlite::Result<()> {
 /// tickers (missing, extra, other counts or mask, sums off by more than rounding). Empty when
 /// the summary is current.
 pub fn hourly_by_day_mismatches(conn: &Connection) -> rusqlite::Result<Vec<(i64, i64)>> {
-    let mut stmt = conn.prepare(
-        "SELECT COALESCE(f.series_id, h.series_id), COALESCE(f.day_ts, h.day_ts)
-         FROM v_hourly_by_day_from_tickers f FULL OUTER JOIN hourly_by_day h
-           ON h.series_id = f.series_id AND h.day_ts = f.day_ts
-         WHERE f.series_id IS NULL OR h.series_id IS NULL
-            OR f.hours_final <> h.hours_final OR f.hours_up <> h.hours_up
-            OR f.up_mask <> h.up_mask
-            OR abs(f.hashrate_sum - h.hashrate_sum) > 1e-9 * abs(f.hashrate_sum)
-            OR abs(f.reject_weight_sum - h.reject_weight_sum) > 1e-9 * abs(f.reject_weight_sum) + 1e-12
-         ORDER BY 1, 2",
-    )?;
+    let mut stmt = conn.prepare(CHECK_HOURLY_BY_DAY_SQL)?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     rows.collect()
 }
+
+pub const CHECK_HOURLY_BY_DAY_SQL: &str = include_str!("../../queries/check_hourly_by_day.sql");
 
 pub const REBUILD_HOURLY_BY_DAY_SQL: &str = include_str!("../../queries/rebuild_hourly_by_day.sql");
 
