@@ -205,6 +205,8 @@ pub fn daily_hashrate(
 }
 
 /// Gathers the month. `now` caps the month at the current hour (a month under way is "so far").
+/// The reject-rate, gap and hashrate queries run on a second read-only connection in a thread
+/// beside the uptime ones (two cores halve the wait); an in-memory database runs them in turn.
 pub fn gather(
     conn: &Connection,
     month: &str,
@@ -218,34 +220,78 @@ pub fn gather(
         puid,
         ..Selection::default()
     };
-    let uptime = super::uptime::uptime_rows(conn, &period, &selection)?;
-    let (uptime_groups, accounts) = super::uptime::totals(&uptime);
+    let other_queries = |c: &Connection| -> Result<OtherQueries, ReportError> {
+        Ok(OtherQueries {
+            reject: super::reject_rate::worker_rows(c, &period, &selection)?,
+            daily: daily_hashrate(c, &period, puid)?,
+            gaps: super::gaps::gaps(
+                c,
+                puid,
+                None,
+                None,
+                (Some(period.from), Some(period.to)),
+                now,
+            )?,
+        })
+    };
+    let uptime_queries = || -> Result<UptimeQueries, ReportError> {
+        Ok(UptimeQueries {
+            rows: super::uptime::uptime_rows(conn, &period, &selection)?,
+            days: super::uptime::uptime_by_day(conn, &period, &selection)?,
+            outages: super::uptime::outages(conn, &period, &selection)?,
+        })
+    };
+    let (uptime, other) = match second_connection(conn) {
+        Some(second) => std::thread::scope(|scope| {
+            let other = scope.spawn(move || other_queries(&second));
+            let uptime = uptime_queries();
+            let other = other
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (uptime, other)
+        }),
+        None => (uptime_queries(), other_queries(conn)),
+    };
+    let (uptime, other) = (uptime?, other?);
+    let (uptime_groups, accounts) = super::uptime::totals(&uptime.rows);
     let uptime_account = sum_uptime(&accounts);
-    let reject = super::reject_rate::worker_rows(conn, &period, &selection)?;
-    let reject_account = sum_reject(&super::reject_rate::account_totals(&reject));
+    let reject_account = sum_reject(&super::reject_rate::account_totals(&other.reject));
     Ok(MonthlyData {
         month: month.trim().to_owned(),
         period,
         generated_at: now,
         puid,
         top,
-        daily: daily_hashrate(conn, &period, puid)?,
-        uptime_days: super::uptime::uptime_by_day(conn, &period, &selection)?,
-        uptime,
+        daily: other.daily,
+        uptime_days: uptime.days,
+        uptime: uptime.rows,
         uptime_groups,
         uptime_account,
-        reject,
+        reject: other.reject,
         reject_account,
-        outages: super::uptime::outages(conn, &period, &selection)?,
-        gaps: super::gaps::gaps(
-            conn,
-            puid,
-            None,
-            None,
-            (Some(period.from), Some(period.to)),
-            now,
-        )?,
+        outages: uptime.outages,
+        gaps: other.gaps,
     })
+}
+
+struct UptimeQueries {
+    rows: Vec<UptimeRow>,
+    days: Vec<UptimeDay>,
+    outages: Vec<Outage>,
+}
+
+struct OtherQueries {
+    reject: Vec<RejectRateRow>,
+    daily: Vec<DailyHashrate>,
+    gaps: Vec<Gap>,
+}
+
+/// Another read-only, report-tuned connection to the same database file, if it has one.
+fn second_connection(conn: &Connection) -> Option<Connection> {
+    let path = conn.path().filter(|p| !p.is_empty())?;
+    let second = crate::store::open_read_only(Path::new(path)).ok()?;
+    super::tune_for_reports(&second).ok()?;
+    Some(second)
 }
 
 fn sum_uptime(accounts: &[UptimeTotal]) -> UptimeTotal {
