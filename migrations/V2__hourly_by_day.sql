@@ -1,5 +1,6 @@
 -- poolhist schema v2: a per-day summary of the final hourly points, so reports over months read
--- one row per worker and day instead of 24. Derived from tickers: the ingest keeps it current in
+-- one row per worker and day instead of 24; and each worker with its two series, the selection
+-- every report starts from. Derived from tickers: the ingest keeps it current in
 -- the same transaction as the tickers it summarises; queries/rebuild_hourly_by_day.sql rebuilds
 -- it from scratch after hand edits of tickers.
 
@@ -33,3 +34,19 @@ INSERT INTO hourly_by_day (series_id, day_ts, hours_final, hours_up, up_mask, ha
                            reject_weight_sum)
 SELECT series_id, day_ts, hours_final, hours_up, up_mask, hashrate_sum, reject_weight_sum
 FROM v_hourly_by_day_from_tickers;
+
+-- series_by_key is on IFNULL(worker_id, ...), which a plain worker_id join cannot use.
+CREATE INDEX series_by_worker ON series (puid, worker_id, dimension);
+
+CREATE VIEW v_worker_series AS
+SELECT w.puid,
+       w.worker_id,
+       w.worker_name,
+       w.group_id,
+       w.group_name,
+       w.status,
+       h.series_id AS hourly_series_id,
+       d.series_id AS daily_series_id
+FROM v_workers w
+LEFT JOIN series h ON h.puid = w.puid AND h.worker_id = w.worker_id AND h.dimension = '1h'
+LEFT JOIN series d ON d.puid = w.puid AND d.worker_id = w.worker_id AND d.dimension = '1d';

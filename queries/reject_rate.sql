@@ -20,7 +20,7 @@
 --   :puid    account id, NULL = all.   :group  group name or numeric id, NULL = all.
 --   :worker  worker name GLOB pattern (case-sensitive; * ? [abc]), NULL = all.
 --
--- Reads: v_workers, series, hourly_by_day, tickers.
+-- Reads: v_worker_series, hourly_by_day, tickers.
 WITH
 -- the whole UTC days inside the period are [day_lo, day_hi) (empty when day_lo = day_hi); the
 -- hourly tickers outside them, [:from, head_to) and [day_hi, :to), are the partial edge days
@@ -28,18 +28,10 @@ bounds AS MATERIALIZED (
     SELECT day_lo, MAX(day_lo, (:to / 86400) * 86400) AS day_hi, MIN(day_lo, :to) AS head_to
     FROM (SELECT ((:from + 86399) / 86400) * 86400 AS day_lo)
 ),
--- the workers' series, materialised so SQLite indexes it for the joins below
-worker_series AS MATERIALIZED (
-    SELECT puid, worker_id, dimension, series_id FROM series WHERE worker_id IS NOT NULL
-),
 scope AS MATERIALIZED (
     SELECT w.puid, w.worker_id, w.worker_name, w.group_name,
-           h.series_id AS hourly_series, d.series_id AS daily_series
-    FROM v_workers w
-    LEFT JOIN worker_series h
-           ON h.puid = w.puid AND h.worker_id = w.worker_id AND h.dimension = '1h'
-    LEFT JOIN worker_series d
-           ON d.puid = w.puid AND d.worker_id = w.worker_id AND d.dimension = '1d'
+           w.hourly_series_id AS hourly_series, w.daily_series_id AS daily_series
+    FROM v_worker_series w
     WHERE (:puid IS NULL OR w.puid = :puid)
       AND (:group IS NULL OR w.group_name = :group OR CAST(w.group_id AS TEXT) = :group)
       AND (:worker IS NULL OR w.worker_name GLOB :worker)

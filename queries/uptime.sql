@@ -24,7 +24,7 @@
 --   :group   group name or numeric group id, NULL = every group.
 --   :worker  worker name GLOB pattern (case-sensitive; * ? [abc]), NULL = every worker.
 --
--- Reads: v_workers, series, hourly_by_day (the hours), tickers (first hourly point, daily series),
+-- Reads: v_worker_series, hourly_by_day (the hours), tickers (first hourly point, daily series),
 -- history_gaps.
 -- Example: sqlite3 poolhist.db -cmd ".param set :from 1761955200" -cmd ".param set :to 1764547200" \
 --            -cmd ".param set :puid NULL" -cmd ".param set :group NULL" -cmd ".param set :worker NULL" \
@@ -34,21 +34,12 @@ bounds AS (
     SELECT ((:from + 3599) / 3600) * 3600 AS p_from,
            ((:to + 3599) / 3600) * 3600   AS p_to
 ),
--- the workers' series, materialised so SQLite indexes it for the joins below (series has no
--- plain index on worker_id)
-worker_series AS MATERIALIZED (
-    SELECT puid, worker_id, dimension, series_id FROM series WHERE worker_id IS NOT NULL
-),
 scope AS (
     SELECT w.puid, w.worker_id, w.worker_name, w.group_name,
-           h.series_id AS series_id, d.series_id AS daily_series_id,
+           w.hourly_series_id AS series_id, w.daily_series_id,
            (SELECT MIN(t.ts) FROM tickers t
-             WHERE t.series_id = h.series_id AND t.provisional = 0) AS first_hour_ts
-    FROM v_workers w
-    LEFT JOIN worker_series h
-           ON h.puid = w.puid AND h.worker_id = w.worker_id AND h.dimension = '1h'
-    LEFT JOIN worker_series d
-           ON d.puid = w.puid AND d.worker_id = w.worker_id AND d.dimension = '1d'
+             WHERE t.series_id = w.hourly_series_id AND t.provisional = 0) AS first_hour_ts
+    FROM v_worker_series w
     WHERE (:puid IS NULL OR w.puid = :puid)
       AND (:group IS NULL OR w.group_name = :group OR CAST(w.group_id AS TEXT) = :group)
       AND (:worker IS NULL OR w.worker_name GLOB :worker)

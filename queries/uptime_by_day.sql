@@ -16,7 +16,7 @@
 --   :puid    account id, NULL = all.   :group  group name or id, NULL = all.
 --   :worker  worker name GLOB pattern, NULL = all.
 --
--- Reads: v_workers, series, hourly_by_day (the hours), tickers (first hourly point).
+-- Reads: v_worker_series, hourly_by_day (the hours), tickers (first hourly point).
 WITH RECURSIVE
 bounds AS (
     SELECT ((:from + 3599) / 3600) * 3600 AS p_from,
@@ -27,16 +27,11 @@ days(day_ts) AS (
     UNION ALL
     SELECT day_ts + 86400 FROM days, bounds WHERE day_ts + 86400 < p_to
 ),
--- the workers' series, materialised so SQLite indexes it for the join below
-worker_series AS MATERIALIZED (
-    SELECT puid, worker_id, series_id FROM series WHERE worker_id IS NOT NULL AND dimension = '1h'
-),
 scope AS (
-    SELECT w.puid, w.worker_id, w.worker_name, w.group_name, s.series_id,
+    SELECT w.puid, w.worker_id, w.worker_name, w.group_name, w.hourly_series_id AS series_id,
            (SELECT MIN(t.ts) FROM tickers t
-             WHERE t.series_id = s.series_id AND t.provisional = 0) AS first_hour_ts
-    FROM v_workers w
-    LEFT JOIN worker_series s ON s.puid = w.puid AND s.worker_id = w.worker_id
+             WHERE t.series_id = w.hourly_series_id AND t.provisional = 0) AS first_hour_ts
+    FROM v_worker_series w
     WHERE (:puid IS NULL OR w.puid = :puid)
       AND (:group IS NULL OR w.group_name = :group OR CAST(w.group_id AS TEXT) = :group)
       AND (:worker IS NULL OR w.worker_name GLOB :worker)
