@@ -881,8 +881,8 @@ fn fetch_only(
         .map(|state| {
             let slots = retention.slots(state.worker_id.is_some(), state.dimension);
             SeriesJob {
-                start: plan::series_start(None, None, now, state.dimension, slots),
                 retention_slots: slots,
+                since: None,
                 state,
             }
         });

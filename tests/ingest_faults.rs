@@ -326,14 +326,19 @@ async fn empty_array_data_on_the_worker_list_is_retried_not_taken_as_no_workers(
 fn a_daily_ticker_off_midnight_is_rejected() {
     use poolhist::api::response::parse_share_history;
     use poolhist::api::Dimension;
-    use poolhist::ingest::plan::normalize_page;
+    use poolhist::ingest::plan::{normalize_page, Window};
     let midnight = NOW - NOW % 86_400 - 86_400;
     let body = format!(
         r#"{{"err_no":0,"data":{{"shares_unit":"T","tickers":[[{midnight},"120.5","0.3"],[{},"99","0.2"]]}}}}"#,
         midnight + 13 * 3_600
     );
     let history = parse_share_history("/worker/share-history [1d]", body.as_bytes()).unwrap();
-    let page = normalize_page(&history, Dimension::Day, NOW);
+    let window = Window {
+        start_ts: midnight - 10 * 86_400,
+        count: 30,
+        dimension: Dimension::Day,
+    };
+    let page = normalize_page(&history, window, NOW);
     let stored: Vec<i64> = page.tickers.iter().map(|t| t.ts).collect();
     assert_eq!(stored, vec![midnight]);
     assert_eq!(page.rejected, 1);

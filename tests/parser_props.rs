@@ -6,7 +6,7 @@ use poolhist::api::response::{
     parse_group_page, parse_share_history, parse_stats, parse_worker_page,
 };
 use poolhist::api::Dimension;
-use poolhist::ingest::plan::normalize_page;
+use poolhist::ingest::plan::{normalize_page, Window, MAX_PLAUSIBLE_HS};
 use proptest::prelude::*;
 
 fn all_parsers(body: &[u8]) {
@@ -65,9 +65,11 @@ proptest! {
         let cut = cut.min(body.len());
         all_parsers(&body.as_bytes()[..cut]);
         if let Ok(history) = parse_share_history("/x", body.as_bytes()) {
-            let page = normalize_page(&history, Dimension::Hour, 1_763_641_800);
+            let window = Window { start_ts: 0, count: 720, dimension: Dimension::Hour };
+            let page = normalize_page(&history, window, 1_763_641_800);
             for t in &page.tickers {
-                prop_assert!(t.hashrate_hs >= 0.0 && t.hashrate_hs.is_finite());
+                prop_assert!(t.hashrate_hs >= 0.0 && t.hashrate_hs <= MAX_PLAUSIBLE_HS);
+                prop_assert!(t.ts < 720 * 3_600, "only the window asked for");
                 prop_assert!((0.0..=1.0).contains(&t.reject_rate));
                 prop_assert_eq!(t.ts % 3_600, 0);
             }

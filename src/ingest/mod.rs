@@ -3,6 +3,7 @@
 //! writer thread that commits each page with its watermark.
 
 pub mod directory;
+pub mod locate;
 pub mod plan;
 mod progress;
 pub mod series;
@@ -160,6 +161,9 @@ pub async fn run(options: IngestOptions) -> Result<IngestSummary, IngestError> {
     summary.expired_series = counts.gaps;
     summary.series_skipped = shared.series_skipped.load(Ordering::Relaxed);
     summary.seconds = started.elapsed().as_secs_f64();
+    summary.since_before_retention = shared.since_before_retention.load(Ordering::Relaxed);
+    // Kept even when the run failed: what the pool showed of itself is true either way.
+    store.save_pool_knowledge(&shared.learned(now), now)?;
     let totals = RunTotals {
         series_synced: shared.series_done.load(Ordering::Relaxed),
         requests: summary.requests,
@@ -201,25 +205,23 @@ async fn fetch_everything(
             Ok(s) => s,
             Err(e) => return (Ok(store), Err((WriteCounts::default(), e.into()))),
         };
+        let learned = match store.pool_knowledge(puid) {
+            Ok(k) => k,
+            Err(e) => return (Ok(store), Err((WriteCounts::default(), e.into()))),
+        };
         for state in states {
             let is_worker = state.worker_id.is_some();
-            let retention_slots = options.retention.slots(is_worker, state.dimension);
-            let start = plan::series_start(
-                state.watermark_ts,
-                options.since,
-                now,
-                state.dimension,
-                retention_slots,
-            );
-            if state.watermark_ts.is_none()
-                && start.start_ts < plan::horizon_ts(now, state.dimension, retention_slots)
-            {
-                summary.since_before_retention += 1;
-            }
+            // What an earlier run learned wins over the documented value.
+            let retention_slots = learned
+                .iter()
+                .find(|k| k.is_worker == is_worker && k.dimension == state.dimension)
+                .and_then(|k| k.retention_slots)
+                .and_then(|slots| u32::try_from(slots).ok())
+                .unwrap_or_else(|| options.retention.slots(is_worker, state.dimension));
             let job = SeriesJob {
                 state,
-                start,
                 retention_slots,
+                since: options.since,
             };
             if is_worker {
                 worker_jobs.push(job);
@@ -235,8 +237,8 @@ async fn fetch_everything(
     let writer = std::thread::spawn(move || write_loop(store, receiver, run_id, now));
     let progress = Progress::start(options.show_progress, summary.series, client, shared);
 
-    // Account series first: they cover the pool's full window and show how many slots one
-    // request gets, which then lets empty worker pages advance safely.
+    // Account series first: they show where the pool's clock stands (its publication horizon)
+    // and how many slots one request gets, which then lets empty worker pages advance safely.
     let mut result = Ok(());
     for jobs in [account_jobs, worker_jobs] {
         if result.is_ok() {

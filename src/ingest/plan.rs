@@ -56,68 +56,6 @@ pub fn floor_to_step(ts: i64, dimension: Dimension) -> i64 {
     ts.div_euclid(dimension.step_seconds()) * dimension.step_seconds()
 }
 
-/// The oldest slot the pool still serves at `now`.
-pub fn horizon_ts(now: i64, dimension: Dimension, retention_slots: u32) -> i64 {
-    let step = dimension.step_seconds();
-    floor_to_step(now, dimension) - (i64::from(retention_slots.max(1)) - 1) * step
-}
-
-/// The newest slot that is complete at `now` (its bucket no longer fills).
-pub fn last_final_ts(now: i64, dimension: Dimension) -> i64 {
-    floor_to_step(now, dimension) - dimension.step_seconds()
-}
-
-/// Where a series' fetch starts, and which stored-never history has expired.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SeriesStart {
-    pub start_ts: i64,
-    /// First slot of history that expired before it was collected (the last run was too long
-    /// ago); the gap runs from here up to the first point the pool still serves.
-    pub expired_from: Option<i64>,
-}
-
-pub fn series_start(
-    watermark_ts: Option<i64>,
-    since: Option<i64>,
-    now: i64,
-    dimension: Dimension,
-    retention_slots: u32,
-) -> SeriesStart {
-    let step = dimension.step_seconds();
-    let horizon = horizon_ts(now, dimension, retention_slots);
-    match watermark_ts {
-        None => SeriesStart {
-            start_ts: since.map_or(horizon, |s| floor_to_step(s, dimension)),
-            expired_from: None,
-        },
-        Some(watermark) => {
-            let resume = watermark - late_window_slots(dimension) * step;
-            // Asking far behind the horizon only returns empty pages.
-            let earliest_useful = horizon - late_window_slots(dimension) * step;
-            let first_missing = watermark + step;
-            SeriesStart {
-                start_ts: resume.max(earliest_useful),
-                expired_from: (first_missing < horizon).then_some(first_missing),
-            }
-        }
-    }
-}
-
-/// The expired gap, once the run knows the first point the pool still served (if any).
-pub fn expired_gap(
-    expired_from: Option<i64>,
-    first_served_ts: Option<i64>,
-    now: i64,
-    dimension: Dimension,
-    retention_slots: u32,
-) -> Option<(i64, i64)> {
-    let from = expired_from?;
-    let step = dimension.step_seconds();
-    let horizon = horizon_ts(now, dimension, retention_slots);
-    let until = first_served_ts.map_or(horizon, |first| first.min(horizon)) - step;
-    (until >= from).then_some((from, until))
-}
-
 /// How many points to ask for from `cursor`: no more than the slots up to now.
 pub fn count_for(cursor: i64, now: i64, dimension: Dimension) -> u32 {
     let remaining = (now - cursor).div_euclid(dimension.step_seconds()) + 1;
@@ -135,13 +73,32 @@ pub struct NormalizedPage {
     pub empty: u64,
 }
 
+/// The slots one request asked for: `count` slots from `start_ts`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub start_ts: i64,
+    pub count: u32,
+    pub dimension: Dimension,
+}
+
+/// No series hashes faster than this (H/s): ten times the whole Bitcoin network of 2026
+/// (about 1 ZH/s). A larger value is a unit or parsing accident, never a point to store.
+pub const MAX_PLAUSIBLE_HS: f64 = 1e22;
+
 /// Applies the stated rules: a point is stored when its timestamp is a whole hour (for daily
-/// points: the day boundary the page's points agree on) not after `now`, its hashrate is >= 0 and its reject percentage is within 0..=100. Anything else is
-/// rejected and counted, never clamped into plausible-looking data. A null ticker, or one with no
+/// points: the day boundary the page's points agree on) inside the window asked for and not
+/// after `now` (so never more than `count` slots), its hashrate in H/s is finite, >= 0 and at
+/// most `MAX_PLAUSIBLE_HS`, and its reject percentage is within 0..=100. Anything else
+/// is rejected and counted, never clamped into plausible-looking data. A null ticker, or one with no
 /// hashrate, means "no data for that slot". The point whose bucket is still filling is
 /// provisional. Duplicate timestamps keep the last one sent.
-pub fn normalize_page(history: &ShareHistory, dimension: Dimension, now: i64) -> NormalizedPage {
+pub fn normalize_page(history: &ShareHistory, window: Window, now: i64) -> NormalizedPage {
+    let dimension = window.dimension;
     let step = dimension.step_seconds();
+    let asked = window.start_ts
+        ..window
+            .start_ts
+            .saturating_add(i64::from(window.count) * step);
     let current_slot = floor_to_step(now, dimension);
     let mut page = NormalizedPage::default();
     // A live point some pools stamp with the time of the request rather than its slot.
@@ -179,31 +136,34 @@ pub fn normalize_page(history: &ShareHistory, dimension: Dimension, now: i64) ->
                 continue;
             }
         };
-        let valid_values = accept >= 0.0 && (0.0..=100.0).contains(&reject_percent);
+        let hashrate_hs = accept * history.multiplier_hs;
+        let valid_values = (0.0..=MAX_PLAUSIBLE_HS).contains(&hashrate_hs)
+            && (0.0..=100.0).contains(&reject_percent);
         if valid_values
             && ts % 3_600 != 0
             && ts <= now
             && floor_to_step(ts, dimension) == current_slot
+            && asked.contains(&current_slot)
         {
             if unaligned_live.is_some() {
                 page.rejected += 1;
             }
             unaligned_live = Some(TickerRow {
                 ts: current_slot,
-                hashrate_hs: accept * history.multiplier_hs,
+                hashrate_hs,
                 reject_rate: reject_percent / 100.0,
                 provisional: true,
             });
             continue;
         }
         let valid = valid_values && ts > 0 && ts % 3_600 == 0 && ts <= now;
-        if !valid {
+        if !valid || !asked.contains(&ts) {
             page.rejected += 1;
             continue;
         }
         page.tickers.push(TickerRow {
             ts,
-            hashrate_hs: accept * history.multiplier_hs,
+            hashrate_hs,
             reject_rate: reject_percent / 100.0,
             provisional: ts + step > now,
         });
@@ -261,6 +221,15 @@ mod tests {
 
     const NOW: i64 = 1_764_072_000 + 1_800; // 2025-11-25 12:30 UTC
 
+    /// A window wide enough for every point of these tests.
+    fn hours() -> Window {
+        Window {
+            start_ts: 1_764_072_000 - 1_000 * 3_600,
+            count: 2_000,
+            dimension: Dimension::Hour,
+        }
+    }
+
     fn history(tickers: Vec<RawTicker>) -> ShareHistory {
         ShareHistory {
             multiplier_hs: 1e12,
@@ -277,42 +246,6 @@ mod tests {
     }
 
     #[test]
-    fn first_run_starts_at_the_retention_horizon() {
-        let start = series_start(None, None, NOW, Dimension::Hour, 72);
-        assert_eq!(start.start_ts, 1_764_072_000 - 71 * 3_600);
-        assert_eq!(start.expired_from, None);
-    }
-
-    #[test]
-    fn later_run_resumes_at_watermark_minus_late_window() {
-        let watermark = 1_764_072_000 - 3_600;
-        let start = series_start(Some(watermark), None, NOW, Dimension::Hour, 72);
-        assert_eq!(start.start_ts, watermark - 3 * 3_600);
-        assert_eq!(start.expired_from, None);
-    }
-
-    #[test]
-    fn run_after_a_long_pause_reports_the_expired_hours() {
-        let watermark = 1_764_072_000 - 100 * 3_600;
-        let start = series_start(Some(watermark), None, NOW, Dimension::Hour, 72);
-        let horizon = horizon_ts(NOW, Dimension::Hour, 72);
-        assert_eq!(start.expired_from, Some(watermark + 3_600));
-        assert_eq!(start.start_ts, horizon - 3 * 3_600);
-        let gap = expired_gap(start.expired_from, Some(horizon), NOW, Dimension::Hour, 72);
-        assert_eq!(gap, Some((watermark + 3_600, horizon - 3_600)));
-        // If the pool still served older points than we thought, the gap shrinks accordingly.
-        let served_earlier = watermark + 10 * 3_600;
-        let gap = expired_gap(
-            start.expired_from,
-            Some(served_earlier),
-            NOW,
-            Dimension::Hour,
-            72,
-        );
-        assert_eq!(gap, Some((watermark + 3_600, served_earlier - 3_600)));
-    }
-
-    #[test]
     fn count_never_asks_past_now_or_above_the_maximum() {
         assert_eq!(count_for(1_764_072_000, NOW, Dimension::Hour), 1);
         assert_eq!(
@@ -326,7 +259,7 @@ mod tests {
     fn percentages_become_fractions_and_units_scale_to_hs() {
         let page = normalize_page(
             &history(vec![values(1_764_068_400.0, 110.5, 0.27)]),
-            Dimension::Hour,
+            hours(),
             NOW,
         );
         assert_eq!(page.tickers.len(), 1);
@@ -339,7 +272,7 @@ mod tests {
     fn live_bucket_is_provisional() {
         let page = normalize_page(
             &history(vec![values(1_764_072_000.0, 1.0, 0.0)]),
-            Dimension::Hour,
+            hours(),
             NOW,
         );
         assert!(page.tickers[0].provisional);
@@ -357,7 +290,7 @@ mod tests {
                 RawTicker::Null,                     // no data: not an error
                 values(1_764_064_800.0, 5.0, 0.1),   // fine
             ]),
-            Dimension::Hour,
+            hours(),
             NOW,
         );
         assert_eq!(page.rejected, 5);
@@ -372,7 +305,7 @@ mod tests {
                 values(1_764_068_400.0, 2.0, 0.1),
                 values((NOW - 60) as f64, 3.0, 0.2),
             ]),
-            Dimension::Hour,
+            hours(),
             NOW,
         );
         let got: Vec<(i64, bool)> = page.tickers.iter().map(|t| (t.ts, t.provisional)).collect();
@@ -384,7 +317,7 @@ mod tests {
                 values(1_764_072_000.0, 2.0, 0.1),
                 values((NOW - 60) as f64, 3.0, 0.2),
             ]),
-            Dimension::Hour,
+            hours(),
             NOW,
         );
         assert_eq!(page.tickers.len(), 1);
@@ -400,7 +333,7 @@ mod tests {
                 values(1_764_064_800.0, 1.0, 0.0),
                 values(1_764_068_400.0, 3.0, 0.0),
             ]),
-            Dimension::Hour,
+            hours(),
             NOW,
         );
         let got: Vec<(i64, f64)> = page.tickers.iter().map(|t| (t.ts, t.hashrate_hs)).collect();

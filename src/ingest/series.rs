@@ -1,14 +1,17 @@
-//! Fetching one series: page forward from its start until now, handing each page to the writer.
+//! Fetching one series: find where its history starts, page forward until now, and hand each
+//! page to the writer.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
-use super::plan::{self, count_for, expired_gap, normalize_page, NormalizedPage, SeriesStart};
+use super::locate::{locate_start, Probe, SearchBounds};
+use super::plan::{self, count_for, normalize_page, NormalizedPage, Window};
 use crate::api::response::ShareHistory;
 use crate::api::{ApiError, Dimension, PoolClient};
-use crate::store::{PageWrite, SeriesState};
+use crate::store::{PageWrite, PoolKnowledge, SeriesState};
 
 /// A page with rejected points is asked for again this many times: a pool that garbled a real
 /// point once usually sends it right the next time, and the watermark must not pass it unseen.
@@ -29,6 +32,20 @@ pub struct FetchShared {
     pub series_skipped: AtomicU64,
     /// Share-history windows the pool answered with an empty `data`, taken as "no data".
     pub empty_windows: AtomicU64,
+    /// Series whose `--since` reached before what the pool keeps.
+    pub since_before_retention: AtomicU64,
+    /// Per account and dimension: the newest slot the account series served this run.
+    horizons: Mutex<HashMap<(i64, Dimension), i64>>,
+    /// Per kind of series: the oldest first point of a series whose start was seen this run.
+    history_starts: Mutex<HashMap<SeriesKind, i64>>,
+}
+
+/// Series that share what the pool keeps: an account's own, or its workers', at one dimension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SeriesKind {
+    pub puid: i64,
+    pub is_worker: bool,
+    pub dimension: Dimension,
 }
 
 impl FetchShared {
@@ -39,6 +56,71 @@ impl FetchShared {
     fn learn_slots(&self, is_worker: bool, dimension: Dimension, elements: u32) {
         self.slots_cell(is_worker, dimension)
             .fetch_max(elements, Ordering::Relaxed);
+    }
+
+    /// The pool's newest published slot for an account, once its account series is fetched.
+    pub fn publication_horizon(&self, puid: i64, dimension: Dimension) -> Option<i64> {
+        let horizons = self.horizons.lock().ok()?;
+        horizons.get(&(puid, dimension)).copied()
+    }
+
+    fn set_publication_horizon(&self, puid: i64, dimension: Dimension, newest: i64) {
+        if let Ok(mut horizons) = self.horizons.lock() {
+            horizons.insert((puid, dimension), newest);
+        }
+    }
+
+    /// Where the pool's history of this kind of series starts, as seen this run.
+    pub fn history_start(&self, kind: SeriesKind) -> Option<i64> {
+        let starts = self.history_starts.lock().ok()?;
+        starts.get(&kind).copied()
+    }
+
+    fn learn_history_start(&self, kind: SeriesKind, first: i64) {
+        if let Ok(mut starts) = self.history_starts.lock() {
+            let start = starts.entry(kind).or_insert(first);
+            *start = (*start).min(first);
+        }
+    }
+
+    /// What this run learned about each account's pool, to keep for the next runs.
+    pub fn learned(&self, now: i64) -> Vec<PoolKnowledge> {
+        let horizons = self.horizons.lock().map(|h| h.clone()).unwrap_or_default();
+        let starts = self
+            .history_starts
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default();
+        let mut kinds: Vec<SeriesKind> = starts.keys().copied().collect();
+        for &(puid, dimension) in horizons.keys() {
+            for is_worker in [false, true] {
+                let kind = SeriesKind {
+                    puid,
+                    is_worker,
+                    dimension,
+                };
+                if !kinds.contains(&kind) {
+                    kinds.push(kind);
+                }
+            }
+        }
+        kinds
+            .into_iter()
+            .map(|kind| {
+                let step = kind.dimension.step_seconds();
+                let newest = horizons.get(&(kind.puid, kind.dimension)).copied();
+                let oldest = starts.get(&kind).copied();
+                let through = newest.unwrap_or_else(|| plan::floor_to_step(now, kind.dimension));
+                PoolKnowledge {
+                    puid: kind.puid,
+                    is_worker: kind.is_worker,
+                    dimension: kind.dimension,
+                    retention_slots: oldest.map(|first| (through - first) / step + 1),
+                    oldest_served_ts: oldest,
+                    newest_served_ts: newest,
+                }
+            })
+            .collect()
     }
 
     /// How far an empty page may advance: what this endpoint has shown, else what the account
@@ -63,13 +145,19 @@ pub enum FetchError {
     WriterClosed,
 }
 
-/// One series to fetch, with where it starts.
+/// One series to fetch.
 #[derive(Debug, Clone)]
 pub struct SeriesJob {
     pub state: SeriesState,
-    pub start: SeriesStart,
+    /// How many slots the pool is expected to keep for this kind of series: learned by an
+    /// earlier run, else the documented value (`--pool-*`). A first guess, checked by `locate`.
     pub retention_slots: u32,
+    /// First-run backfill start (`--since`); `None`: as far back as the pool keeps.
+    pub since: Option<i64>,
 }
+
+/// Nobody mined before this (2009-01-01): the floor of any search back in time.
+const BITCOIN_START: i64 = 1_230_768_000;
 
 pub async fn fetch_series(
     client: &PoolClient,
@@ -78,81 +166,201 @@ pub async fn fetch_series(
     shared: &Arc<FetchShared>,
     writer: &mpsc::Sender<PageWrite>,
 ) -> Result<(), FetchError> {
+    let is_worker = job.state.worker_id.is_some();
+    match fetch_series_pages(client, job, now, shared, writer).await {
+        Err(FetchError::Api(error)) if is_worker && worker_is_gone(&error) => {
+            // Deleted between listing and fetching: nothing to copy; its watermark stays.
+            tracing::warn!("skipping a worker the pool no longer knows: {error}");
+            shared.series_skipped.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// Pages one series forward from where it starts (learned from the pool's answers when it is
+/// new or its last run lies before what the pool keeps) up to now. A page's watermark never
+/// passes the pool's publication horizon, and the newest point at that horizon is provisional.
+async fn fetch_series_pages(
+    client: &PoolClient,
+    job: &SeriesJob,
+    now: i64,
+    shared: &Arc<FetchShared>,
+    writer: &mpsc::Sender<PageWrite>,
+) -> Result<(), FetchError> {
     let dimension = job.state.dimension;
     let is_worker = job.state.worker_id.is_some();
+    let kind = SeriesKind {
+        puid: job.state.puid,
+        is_worker,
+        dimension,
+    };
     let step = dimension.step_seconds();
-    let last_final = plan::last_final_ts(now, dimension);
-    let mut cursor = job.start.start_ts;
-    let mut first_served: Option<i64> = None;
-    let mut live_ts: Option<i64> = None;
-    loop {
-        let count = count_for(cursor, now, dimension);
-        let page = match fetch_page(client, job, cursor, count, now, shared).await {
-            Ok(page) => page,
-            Err(error) if is_worker && worker_is_gone(&error) => {
-                // Deleted between listing and fetching: nothing to copy; its watermark stays.
-                tracing::warn!("skipping a worker the pool no longer knows: {error}");
-                shared.series_skipped.fetch_add(1, Ordering::Relaxed);
-                return Ok(());
-            }
-            Err(error) => return Err(FetchError::Api(error)),
-        };
-        shared
-            .tickers_fetched
-            .fetch_add(page.tickers.len() as u64, Ordering::Relaxed);
-        shared
-            .tickers_rejected
-            .fetch_add(page.rejected, Ordering::Relaxed);
+    let now_slot = plan::floor_to_step(now, dimension);
+    // The account series shows where the pool's clock stands; it is fetched before the workers.
+    let known_horizon = if is_worker {
+        shared.publication_horizon(job.state.puid, dimension)
+    } else {
+        None
+    };
+    let newest_slot = known_horizon.unwrap_or(now_slot).min(now_slot);
+    let expected_edge = shared
+        .history_start(kind)
+        .unwrap_or_else(|| newest_slot - (i64::from(job.retention_slots.max(1)) - 1) * step);
+    let watermark = job.state.watermark_ts;
+    let want_from = match watermark {
+        Some(w) => Some(w - plan::late_window_slots(dimension) * step),
+        None => job.since.map(|s| plan::floor_to_step(s, dimension)),
+    };
 
-        let newest = page
-            .tickers
-            .iter()
-            .map(|t| t.ts)
-            .filter(|ts| *ts >= cursor)
-            .max();
-        let next_cursor = match newest {
-            Some(newest) => newest + step,
+    // A probe's answer, kept to serve as the first page when paging starts where it did.
+    let probed: Mutex<Option<(i64, u32, NormalizedPage)>> = Mutex::new(None);
+    let (mut cursor, edge_seen) = match want_from {
+        Some(from) if from >= expected_edge => (from, false),
+        _ => {
+            let bounds = SearchBounds {
+                lowest: want_from.unwrap_or(BITCOIN_START).max(BITCOIN_START),
+                expected_edge,
+                newest: newest_slot,
+                step,
+            };
+            let window_slots = || i64::from(shared.known_slots(is_worker, dimension));
+            let probe = |start: i64| {
+                let probed = &probed;
+                async move {
+                    let count = count_for(start, now, dimension);
+                    let page = fetch_page(client, job, start, count, now, shared).await?;
+                    let answer = Probe {
+                        oldest: page.tickers.first().map(|t| t.ts),
+                        slots: i64::from(shared.known_slots(is_worker, dimension).min(count)),
+                    };
+                    if let Ok(mut slot) = probed.lock() {
+                        *slot = Some((start, count, page));
+                    }
+                    Ok::<_, ApiError>(answer)
+                }
+            };
+            let located = locate_start(bounds, window_slots, probe)
+                .await
+                .map_err(FetchError::Api)?;
+            (located.start_ts, located.edge_seen)
+        }
+    };
+    let mut probed = probed.into_inner().ok().flatten();
+
+    let mut first_served: Option<i64> = None;
+    let mut newest_served: Option<i64> = None;
+    // The page holding the newest points so far: sent once a later page shows points, so the
+    // series' newest point can still be marked provisional when the run reaches the horizon.
+    let mut pending: Option<PageWrite> = None;
+    while cursor <= now {
+        let count = count_for(cursor, now, dimension);
+        let page = match probed.take() {
+            Some((start, asked, page)) if start == cursor && asked == count => page,
+            _ => fetch_page(client, job, cursor, count, now, shared)
+                .await
+                .map_err(FetchError::Api)?,
+        };
+        let next_cursor = match page.tickers.last() {
+            Some(newest) => newest.ts + step,
             None => {
                 let known = shared.known_slots(is_worker, dimension);
                 cursor + i64::from(known.min(count).max(1)) * step
             }
         };
         if let Some(oldest) = page.tickers.first() {
-            first_served = Some(first_served.map_or(oldest.ts, |f| f.min(oldest.ts)));
+            first_served.get_or_insert(oldest.ts);
         }
-        if let Some(live) = page.tickers.iter().rev().find(|t| t.provisional) {
-            live_ts = Some(live.ts);
+        if let Some(newest) = page.tickers.last() {
+            newest_served = Some(newest_served.map_or(newest.ts, |n| n.max(newest.ts)));
         }
-        let finished = next_cursor > now;
+        // Never past what the pool has published: its newest slot is still filling.
+        let published_through = known_horizon.or(newest_served).map(|h| h - step);
         let write = PageWrite {
             series_id: job.state.series_id,
             dimension,
+            covered_through: published_through.map(|p| p.min(next_cursor - step)),
             tickers: page.tickers,
-            covered_through: Some((next_cursor - step).min(last_final)),
-            finished_at: finished.then_some(now),
-            stale_provisional_before: finished.then(|| live_ts.unwrap_or(i64::MAX)),
-            expired_gap: if finished {
-                expired_gap(
-                    job.start.expired_from,
-                    first_served,
-                    now,
-                    dimension,
-                    job.retention_slots,
-                )
-            } else {
-                None
-            },
+            finished_at: None,
+            stale_provisional_before: None,
+            expired_gap: None,
         };
-        writer
-            .send(write)
-            .await
-            .map_err(|_| FetchError::WriterClosed)?;
-        if finished {
-            shared.series_done.fetch_add(1, Ordering::Relaxed);
-            return Ok(());
-        }
+        pending = match pending {
+            Some(mut held) if write.tickers.is_empty() => {
+                held.covered_through = held.covered_through.max(write.covered_through);
+                Some(held)
+            }
+            Some(held) => {
+                writer
+                    .send(held)
+                    .await
+                    .map_err(|_| FetchError::WriterClosed)?;
+                Some(write)
+            }
+            None => Some(write),
+        };
         cursor = next_cursor;
     }
+
+    let horizon = known_horizon.or(newest_served);
+    let mut last = pending.unwrap_or(PageWrite {
+        series_id: job.state.series_id,
+        dimension,
+        tickers: Vec::new(),
+        covered_through: None,
+        finished_at: None,
+        stale_provisional_before: None,
+        expired_gap: None,
+    });
+    if let Some(horizon) = horizon {
+        for ticker in last.tickers.iter_mut().filter(|t| t.ts >= horizon) {
+            ticker.provisional = true;
+        }
+        last.covered_through = last.covered_through.map(|c| c.min(horizon - step));
+    }
+    let live_ts = last
+        .tickers
+        .iter()
+        .rev()
+        .find(|t| t.provisional)
+        .map(|t| t.ts);
+    last.finished_at = Some(now);
+    last.stale_provisional_before = live_ts.or(horizon);
+    if edge_seen {
+        if let Some(first) = first_served {
+            shared.learn_history_start(kind, first);
+        }
+    }
+    last.expired_gap = watermark.and_then(|w| {
+        // The pool served nothing from before `first_served` although it was asked: that
+        // history is gone. A series with no point left ends where its kind's history starts.
+        let until = match first_served {
+            Some(first) => first,
+            None if edge_seen => shared.history_start(kind)?,
+            None => return None,
+        } - step;
+        (until > w).then_some((w + step, until))
+    });
+    if watermark.is_none() && edge_seen {
+        if let (Some(since), Some(first)) = (job.since, first_served) {
+            if since < first {
+                shared
+                    .since_before_retention
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    if !is_worker {
+        if let Some(newest) = newest_served {
+            shared.set_publication_horizon(job.state.puid, dimension, newest);
+        }
+    }
+    writer
+        .send(last)
+        .await
+        .map_err(|_| FetchError::WriterClosed)?;
+    shared.series_done.fetch_add(1, Ordering::Relaxed);
+    Ok(())
 }
 
 /// One page, normalized: asked again while it holds rejected points (up to a bound), and an
@@ -190,8 +398,19 @@ async fn fetch_page(
             }
             Err(error) => return Err(error),
         };
-        let page = normalize_page(&history, dimension, now);
+        let window = Window {
+            start_ts: cursor,
+            count,
+            dimension,
+        };
+        let page = normalize_page(&history, window, now);
         if page.rejected == 0 || refetches >= REFETCHES_ON_REJECT {
+            shared
+                .tickers_fetched
+                .fetch_add(page.tickers.len() as u64, Ordering::Relaxed);
+            shared
+                .tickers_rejected
+                .fetch_add(page.rejected, Ordering::Relaxed);
             // Slots the answer spoke for: its points and its nulls, not the nonsense beside them.
             let slots = page.tickers.len() as u64 + page.empty;
             shared.learn_slots(is_worker, dimension, slots.min(u64::from(count)) as u32);

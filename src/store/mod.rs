@@ -8,6 +8,6 @@ mod write;
 pub use lock::{IngestLock, LockError};
 pub use open::{known_schema_version, open, open_read_only, StoreError, APPLICATION_ID};
 pub use write::{
-    hourly_by_day_mismatches, rebuild_hourly_by_day, GroupRow, PageWrite, RunTotals, SeriesState,
-    Store, TickerRow, WorkerRow, WriteCounts,
+    hourly_by_day_mismatches, rebuild_hourly_by_day, GroupRow, PageWrite, PoolKnowledge, RunTotals,
+    SeriesState, Store, TickerRow, WorkerRow, WriteCounts,
 };

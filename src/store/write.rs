@@ -36,6 +36,20 @@ pub struct SeriesState {
     pub watermark_ts: Option<i64>,
 }
 
+/// What the pool showed of itself for one account and kind of series (account or worker
+/// series, at one dimension).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolKnowledge {
+    pub puid: i64,
+    pub is_worker: bool,
+    pub dimension: Dimension,
+    /// Slots from the oldest to the newest the pool served, both included.
+    pub retention_slots: Option<i64>,
+    pub oldest_served_ts: Option<i64>,
+    /// The newest slot the pool has published (its clock, as the account series shows it).
+    pub newest_served_ts: Option<i64>,
+}
+
 /// One normalized point, ready to store.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TickerRow {
@@ -188,6 +202,76 @@ impl Store {
             let states = series_states(&tx, puid, workers)?;
             tx.commit()?;
             Ok(states)
+        })();
+        result.map_err(|e| self.sql_error(e))
+    }
+
+    /// What earlier runs learned about this account's pool, per kind of series.
+    pub fn pool_knowledge(&self, puid: i64) -> Result<Vec<PoolKnowledge>, StoreError> {
+        let result = (|| {
+            let mut query = self.conn.prepare_cached(
+                "SELECT scope, dimension, retention_slots, oldest_served_ts, newest_served_ts \
+                 FROM pool_knowledge WHERE puid = ?1",
+            )?;
+            let rows = query.query_map([puid], |row| {
+                let scope: String = row.get(0)?;
+                let dimension: String = row.get(1)?;
+                Ok(PoolKnowledge {
+                    puid,
+                    is_worker: scope == "worker",
+                    dimension: Dimension::parse(&dimension).unwrap_or(Dimension::Hour),
+                    retention_slots: row.get(2)?,
+                    oldest_served_ts: row.get(3)?,
+                    newest_served_ts: row.get(4)?,
+                })
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })();
+        result.map_err(|e| self.sql_error(e))
+    }
+
+    /// Records what this run learned; a retention only grows (a young account shows less history
+    /// than the pool keeps), a publication horizon is the newest the pool served.
+    pub fn save_pool_knowledge(
+        &mut self,
+        learned: &[PoolKnowledge],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let result = (|| {
+            let tx = self.conn.transaction()?;
+            {
+                let mut upsert = tx.prepare_cached(
+                    "INSERT INTO pool_knowledge (puid, scope, dimension, retention_slots, \
+                       oldest_served_ts, newest_served_ts, learned_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                     ON CONFLICT (puid, scope, dimension) DO UPDATE SET \
+                       oldest_served_ts = CASE WHEN excluded.retention_slots > \
+                           IFNULL(retention_slots, 0) THEN excluded.oldest_served_ts \
+                           ELSE oldest_served_ts END, \
+                       retention_slots = MAX(IFNULL(retention_slots, 0), \
+                           IFNULL(excluded.retention_slots, 0)), \
+                       newest_served_ts = IFNULL(excluded.newest_served_ts, newest_served_ts), \
+                       learned_at = excluded.learned_at",
+                )?;
+                for k in learned {
+                    let scope = if k.is_worker { "worker" } else { "account" };
+                    upsert.execute(params![
+                        k.puid,
+                        scope,
+                        k.dimension.as_str(),
+                        k.retention_slots,
+                        k.oldest_served_ts,
+                        k.newest_served_ts,
+                        now
+                    ])?;
+                }
+                // A retention of 0 means "not learned".
+                tx.execute(
+                    "UPDATE pool_knowledge SET retention_slots = NULL WHERE retention_slots = 0",
+                    [],
+                )?;
+            }
+            tx.commit()
         })();
         result.map_err(|e| self.sql_error(e))
     }
