@@ -1,6 +1,8 @@
 //! HTTP client for the pool: one shared rate limit, per-request timeout, retries with
 //! exponential backoff and full jitter (honouring `Retry-After`), and fail-fast on permanent
-//! errors. Request URLs carry the access key, so no URL ever reaches an error or a log line.
+//! errors. Request URLs carry the access key, so no URL ever reaches an error or a log line,
+//! no Referer is sent, and redirects are followed only on the pool's own origin. Bodies are
+//! read up to `max_body_bytes`, whatever the pool sends.
 
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +25,12 @@ const DOUBTFUL_ATTEMPTS: u32 = 3;
 pub const EMPTY_DATA_ATTEMPTS: u32 = 5;
 /// Longest wait we accept from a `Retry-After` header; absurd values are clamped to this.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+/// Default cap on a response body: a 720-point history page is ~30 KB, a 720-worker page a few
+/// hundred KB, so this leaves ample room while bounding what a broken pool can make us hold.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 16 * MIB;
+const MIB: u64 = 1024 * 1024;
+/// Same-origin redirects followed per request; a pool behind a proxy may need one or two.
+const MAX_REDIRECTS: usize = 5;
 
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -37,6 +45,8 @@ pub struct ClientConfig {
     /// First backoff step; doubled each retry, with full jitter, capped at `max_backoff`.
     pub backoff_base: Duration,
     pub max_backoff: Duration,
+    /// Largest response body accepted, counted after gzip decompression.
+    pub max_body_bytes: u64,
 }
 
 impl ClientConfig {
@@ -49,6 +59,7 @@ impl ClientConfig {
             max_attempts: 10,
             backoff_base: Duration::from_millis(250),
             max_backoff: Duration::from_secs(30),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 }
@@ -73,6 +84,9 @@ impl PoolClient {
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("poolhist/", env!("CARGO_PKG_VERSION")))
+            // The request URL carries the key: never repeat it in a Referer.
+            .referer(false)
+            .redirect(same_origin_redirects(&config.base_url))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         let limiter = match config.rate_per_second {
@@ -244,16 +258,40 @@ impl PoolClient {
             .query(params)
             .send()
             .await
-            .map_err(transport)?;
+            .map_err(|e| match refused_redirect(&e) {
+                Some(refusal) => ApiError::Redirect {
+                    endpoint: label.to_owned(),
+                    detail: refusal.to_string(),
+                },
+                None => transport(e),
+            })?;
         let status = response.status();
         let retry_after = response
             .headers()
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
-        let body = response.bytes().await.map_err(transport)?;
+        let body = match read_body_capped(response, self.config.max_body_bytes).await {
+            Ok(body) => body,
+            Err(BodyError::Transport(e)) => return Err(transport(e)),
+            // An error status keeps its HTTP meaning (and Retry-After); its body is only a hint.
+            Err(BodyError::TooLarge) if !status.is_success() => {
+                return Err(ApiError::Http {
+                    endpoint: label.to_owned(),
+                    status: status.as_u16(),
+                    retry_after,
+                    body_kind: Some("oversized body".to_owned()),
+                })
+            }
+            Err(BodyError::TooLarge) => {
+                return Err(ApiError::BodyTooLarge {
+                    endpoint: label.to_owned(),
+                    limit: describe_size(self.config.max_body_bytes),
+                })
+            }
+        };
         if status.is_success() {
-            return Ok(body.to_vec());
+            return Ok(body);
         }
         // 429 and 5xx keep their HTTP meaning (and Retry-After); others may carry a pool error.
         if status.as_u16() != 429 && !status.is_server_error() {
@@ -285,6 +323,83 @@ impl PoolClient {
             None => jittered,
         }
     }
+}
+
+enum BodyError {
+    TooLarge,
+    Transport(reqwest::Error),
+}
+
+/// Reads the body chunk by chunk and stops as soon as it passes `max_bytes`. With gzip, reqwest
+/// hands us decompressed chunks, so this bounds the inflated size; the compressed bytes read
+/// are bounded too, since the decoder only reads input as it produces the output we count.
+async fn read_body_capped(
+    mut response: reqwest::Response,
+    max_bytes: u64,
+) -> Result<Vec<u8>, BodyError> {
+    // Known only without gzip (reqwest drops the header when it decompresses).
+    let declared = response.content_length();
+    if declared.is_some_and(|length| length > max_bytes) {
+        return Err(BodyError::TooLarge);
+    }
+    // A declared length may be a lie: reserve no more than a typical page up front.
+    let mut body = Vec::with_capacity(declared.unwrap_or(0).min(MIB) as usize);
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+        if (body.len() + chunk.len()) as u64 > max_bytes {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// "16 MiB" when the size is whole mebibytes, else bytes.
+fn describe_size(bytes: u64) -> String {
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// Why a redirect was not followed. Names an origin only: paths and queries may carry the key.
+#[derive(Debug, thiserror::Error)]
+enum RedirectRefusal {
+    #[error(
+        "redirected to another origin, {origin}; not followed, so the key stays with the pool"
+    )]
+    OtherOrigin { origin: String },
+    #[error("more than {MAX_REDIRECTS} redirects")]
+    TooMany,
+}
+
+/// Follows a few redirects, and only to the origin (scheme, host, port) of `base_url`: the
+/// access key travels in the query, so any other host would receive it.
+fn same_origin_redirects(base_url: &str) -> reqwest::redirect::Policy {
+    let base = reqwest::Url::parse(base_url).ok();
+    reqwest::redirect::Policy::custom(move |attempt| {
+        let target = attempt.url();
+        let same_origin = base.as_ref().is_some_and(|b| b.origin() == target.origin());
+        if !same_origin {
+            let origin = target.origin().ascii_serialization();
+            attempt.error(RedirectRefusal::OtherOrigin { origin })
+        } else if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error(RedirectRefusal::TooMany)
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+fn refused_redirect(error: &reqwest::Error) -> Option<&RedirectRefusal> {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(refusal) = cause.downcast_ref::<RedirectRefusal>() {
+            return Some(refusal);
+        }
+        source = cause.source();
+    }
+    None
 }
 
 /// `Retry-After` as seconds or an HTTP date.

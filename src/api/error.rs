@@ -34,6 +34,12 @@ pub enum ApiError {
     /// the reference can be read) "no data at that time". Retried; see `client`.
     #[error("{endpoint}: malformed response: field `data` is empty")]
     EmptyData { endpoint: String },
+    /// The body passed `ClientConfig::max_body_bytes` (after decompression); reading stopped.
+    #[error("{endpoint}: response body larger than {limit} (limit --max-body-mib)")]
+    BodyTooLarge { endpoint: String, limit: String },
+    /// A redirect that was not followed (another origin, or too many); `detail` names no URL.
+    #[error("{endpoint}: {detail}")]
+    Redirect { endpoint: String, detail: String },
     /// Retries ran out; `last` is the final failure.
     #[error("{last} (gave up after {attempts} attempts)")]
     GaveUp { attempts: u32, last: Box<ApiError> },
@@ -73,6 +79,11 @@ impl ApiError {
             ApiError::Transport { .. }
             | ApiError::Malformed { .. }
             | ApiError::EmptyData { .. } => Disposition::Transient,
+            // A page that size is a broken pool or proxy, not an answer: perhaps a glitch, more
+            // likely the same next time, and each try may download the whole cap; a few tries.
+            ApiError::BodyTooLarge { .. } => Disposition::Doubtful,
+            // Following it would hand the key to another host; no retry changes where it points.
+            ApiError::Redirect { .. } => Disposition::Permanent,
             ApiError::GaveUp { .. } => Disposition::Permanent,
         }
     }
@@ -127,6 +138,14 @@ impl ApiError {
             },
             ApiError::EmptyData { endpoint } => ApiError::EmptyData {
                 endpoint: scrub(endpoint),
+            },
+            ApiError::BodyTooLarge { endpoint, limit } => ApiError::BodyTooLarge {
+                endpoint: scrub(endpoint),
+                limit,
+            },
+            ApiError::Redirect { endpoint, detail } => ApiError::Redirect {
+                endpoint: scrub(endpoint),
+                detail: scrub(detail),
             },
             ApiError::GaveUp { attempts, last } => ApiError::GaveUp {
                 attempts,
