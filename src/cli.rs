@@ -41,11 +41,11 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct IngestArgs {
-    /// Pool API base URL
+    /// Pool API base URL (CloverPool, formerly BTC.com pool)
     #[arg(
         long,
         env = "POOLHIST_API_URL",
-        default_value = "https://pool.api.btc.com/v1",
+        default_value = "https://pool.api.cloverpool.com/v1",
         value_name = "URL"
     )]
     pub api_url: String,

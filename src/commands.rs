@@ -26,16 +26,17 @@ pub fn resolve_access_key(file: Option<&Path>) -> anyhow::Result<AccessKey> {
     }
 }
 
+/// Said even with `--quiet`: cron mails stderr, and this is about the setup, not the run.
 fn warn_if_readable_by_others(path: &Path) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         if let Ok(meta) = std::fs::metadata(path) {
             if meta.permissions().mode() & 0o077 != 0 {
-                tracing::warn!(
+                crate::logging::print_warning(&format!(
                     "access key file {} is readable by others; chmod 600 it",
                     path.display()
-                );
+                ));
             }
         }
     }
@@ -97,7 +98,7 @@ pub async fn ingest_command(args: &IngestArgs, db: Option<PathBuf>) -> anyhow::R
     match ingest::run(options).await {
         Ok(summary) => {
             if !args.quiet {
-                println!("{}", summary.line());
+                crate::report::output::print(&format!("{}\n", summary.line()))?;
             }
             Ok(())
         }

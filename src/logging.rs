@@ -22,6 +22,36 @@ pub fn scrub(text: &str) -> String {
     }
 }
 
+/// The one line an error prints as: its message, then each cause whose text the line does not
+/// already hold (a message that quotes its `source()` would otherwise say it twice).
+pub fn error_line(error: &anyhow::Error) -> String {
+    let mut line = error.to_string();
+    for cause in error.chain().skip(1) {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line
+}
+
+/// Prints `error: ...` on stderr, key scrubbed and control characters shown escaped (pool
+/// messages and names end up in errors). Never panics, unlike `eprintln!` on a broken stderr.
+pub fn print_error(error: &anyhow::Error) {
+    let line = scrub(&error_line(error));
+    let line = crate::report::render::escape_controls(&line);
+    let _ = writeln!(std::io::stderr(), "error: {line}");
+}
+
+/// Prints a warning that must reach the user even with `--quiet` (cron mails stderr): it is
+/// about their setup, not about the run.
+pub fn print_warning(text: &str) {
+    let line = scrub(text);
+    let line = crate::report::render::escape_controls(&line);
+    let _ = writeln!(std::io::stderr(), "warning: {line}");
+}
+
 /// Logs to stderr: `error` only when quiet, else `info`; `POOLHIST_LOG` overrides (e.g. debug).
 pub fn init(quiet: bool) {
     let default = if quiet { "error" } else { "info" };
@@ -35,7 +65,10 @@ pub fn init(quiet: bool) {
         .try_init();
     std::panic::set_hook(Box::new(|info| {
         let message = scrub(&info.to_string());
-        eprintln!("poolhist crashed (a bug; please report it): {message}");
+        let _ = writeln!(
+            std::io::stderr(),
+            "poolhist crashed (a bug; please report it): {message}"
+        );
     }));
 }
 
@@ -60,5 +93,22 @@ impl Write for ScrubbingWriter {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         std::io::stderr().flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("query failed: {0}")]
+    struct Quoting(#[source] std::io::Error);
+
+    #[test]
+    fn a_cause_already_in_the_message_is_not_repeated() {
+        let quoting = anyhow::Error::new(Quoting(std::io::Error::other("near \"SELEC\"")));
+        assert_eq!(error_line(&quoting), "query failed: near \"SELEC\"");
+        let wrapped = anyhow::Error::new(std::io::Error::other("disk gone")).context("cannot save");
+        assert_eq!(error_line(&wrapped), "cannot save: disk gone");
     }
 }

@@ -18,7 +18,8 @@ fn main() -> std::process::ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            let e = anyhow::Error::new(e).context("cannot start the async runtime");
+            poolhist::logging::print_error(&e);
             return std::process::ExitCode::FAILURE;
         }
     };
@@ -36,7 +37,7 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", poolhist::logging::scrub(&format!("{e:#}")));
+            poolhist::logging::print_error(&e);
             std::process::ExitCode::FAILURE
         }
     }

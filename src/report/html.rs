@@ -6,17 +6,18 @@ use std::fmt::Write as _;
 use super::monthly::{outages_table, MonthlyData, LEADERS, LIST_ROWS};
 use super::render::{format_date, format_hashrate, format_percent, format_time, Cell, Table};
 
-/// Escapes text for HTML element content and attribute values.
+/// Escapes text for HTML element content and attribute values. Control and bidi characters are
+/// shown escaped as in every other output: a browser does not run them, but U+202E would still
+/// display a worker's name reversed, and the page may be opened as text.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    for c in super::render::escape_controls(s).chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            c if c.is_control() => out.push(' '),
             c => out.push(c),
         }
     }

@@ -6,6 +6,7 @@
 pub mod gaps;
 pub mod html;
 pub mod monthly;
+pub mod output;
 pub mod period;
 pub mod reject_rate;
 pub mod render;
@@ -17,6 +18,8 @@ use std::io::IsTerminal as _;
 use std::path::Path;
 
 use rusqlite::{Connection, Row, ToSql};
+
+use output::print;
 
 pub use gaps::GapsArgs;
 pub use monthly::MonthlyArgs;
@@ -68,6 +71,11 @@ pub enum ReportError {
         path: String,
         source: std::io::Error,
     },
+    #[error("refusing to write {0}: it is a symbolic link (remove it, or choose another --out)")]
+    Symlink(String),
+    /// Carries the I/O error's text, not the error itself, so it is said once.
+    #[error("cannot write the output: {0}")]
+    Output(String),
 }
 
 /// Which workers a report covers.
@@ -88,16 +96,19 @@ pub fn run_report(db: &Path, cmd: &ReportCommand) -> anyhow::Result<()> {
     match cmd {
         ReportCommand::Uptime(args) => {
             let report = uptime::report(&conn, args, now)?;
-            print(&render::render(&report, args.format, unicode));
+            print(&render::render(&report, args.format, unicode))?;
         }
         ReportCommand::RejectRate(args) => {
             let report = reject_rate::report(&conn, args, now)?;
-            print(&render::render(&report, args.format, unicode));
+            print(&render::render(&report, args.format, unicode))?;
         }
         ReportCommand::Monthly(args) => {
+            let mut listing = String::new();
             for path in monthly::write(&conn, args, now)? {
-                println!("{}", path.display());
+                listing.push_str(&render::escape_controls(&path.display().to_string()));
+                listing.push('\n');
             }
+            print(&listing)?;
         }
     }
     Ok(())
@@ -111,7 +122,7 @@ pub fn run_sql(db: &Path, args: &SqlArgs) -> anyhow::Result<()> {
         &report,
         args.format,
         std::io::stdout().is_terminal(),
-    ));
+    ))?;
     Ok(())
 }
 
@@ -120,7 +131,7 @@ pub fn run_status(db: &Path, args: &StatusArgs) -> anyhow::Result<()> {
     let conn = open(db)?;
     let size = status::database_size(db);
     let out = status::status(&conn, size, args, std::io::stdout().is_terminal())?;
-    print(&out);
+    print(&out)?;
     Ok(())
 }
 
@@ -132,7 +143,7 @@ pub fn run_gaps(db: &Path, args: &GapsArgs) -> anyhow::Result<()> {
         &report,
         args.format,
         std::io::stdout().is_terminal(),
-    ));
+    ))?;
     Ok(())
 }
 
@@ -160,14 +171,6 @@ pub fn tune_for_reports(conn: &Connection) -> Result<(), ReportError> {
 
 fn now_ts() -> i64 {
     chrono::Utc::now().timestamp()
-}
-
-fn print(text: &str) {
-    use std::io::Write as _;
-    let mut out = std::io::stdout().lock();
-    // A closed pipe (`| head`) is not an error worth a message.
-    let _ = out.write_all(text.as_bytes());
-    let _ = out.flush();
 }
 
 /// Runs one of the embedded queries, binding the named parameters it uses (others are skipped,

@@ -466,7 +466,12 @@ pub fn render_markdown(data: &MonthlyData) -> String {
     let cells = data.day_index();
     let name_width = rows
         .iter()
-        .map(|r| r.worker_name.chars().count().min(32))
+        .map(|r| {
+            super::render::escape_controls(&r.worker_name)
+                .chars()
+                .count()
+                .min(32)
+        })
         .max()
         .unwrap_or(6)
         .max(6);
@@ -478,11 +483,10 @@ pub fn render_markdown(data: &MonthlyData) -> String {
     }
     md.push_str("  uptime\n");
     for row in &rows {
-        let name: String = row
-            .worker_name
+        let name: String = super::render::escape_controls(&row.worker_name)
             .chars()
-            // No control characters, and no backtick that could close the code fence.
-            .map(|c| if c.is_control() || c == '`' { ' ' } else { c })
+            // No backtick that could close the code fence.
+            .map(|c| if c == '`' { ' ' } else { c })
             .take(32)
             .collect();
         let _ = write!(md, "{name:name_width$}  ");
@@ -593,32 +597,59 @@ pub fn write(conn: &Connection, args: &MonthlyArgs, now: i64) -> Result<Vec<Path
             written.push(path);
         }
     }
+    sync_directory(&args.out)?;
     Ok(written)
 }
 
-/// Writes a file readable by its owner only (it holds account data), replacing an older one.
+/// Writes a file readable by its owner only (it holds account data), replacing an older one
+/// atomically: a temporary file in the same directory, synced, then renamed over it. A reader
+/// never sees half a report, and a link at `path` is never written through: a symlink is refused,
+/// a hard link keeps its other name's contents.
 fn write_private(path: &Path, contents: &str) -> Result<(), ReportError> {
     use std::io::Write as _;
+    let shown = || path.display().to_string();
     let err = |source| ReportError::Write {
-        path: path.display().to_string(),
+        path: shown(),
         source,
     };
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(ReportError::Symlink(shown()));
+    }
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let name = path
+        .file_name()
+        .map_or_else(Default::default, |n| n.to_string_lossy());
+    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    // create_new: never opens an existing file, nor follows a link planted at the temp name.
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
-        let mut file = options.open(path).map_err(err)?;
-        // An existing file keeps its old mode on open: tighten it.
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(err)?;
-        file.write_all(contents.as_bytes()).map_err(err)?;
     }
+    let mut file = options.open(&temp).map_err(err)?;
+    let replaced = file
+        .write_all(contents.as_bytes())
+        .and_then(|()| file.sync_all())
+        .and_then(|()| std::fs::rename(&temp, path));
+    if let Err(source) = replaced {
+        let _ = std::fs::remove_file(&temp);
+        return Err(err(source));
+    }
+    Ok(())
+}
+
+/// Makes the renames durable: a directory's entries are synced through the directory itself.
+fn sync_directory(dir: &Path) -> Result<(), ReportError> {
+    #[cfg(unix)]
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|source| ReportError::Write {
+            path: dir.display().to_string(),
+            source,
+        })?;
     #[cfg(not(unix))]
-    {
-        let mut file = options.open(path).map_err(err)?;
-        file.write_all(contents.as_bytes()).map_err(err)?;
-    }
+    let _ = dir;
     Ok(())
 }

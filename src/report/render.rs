@@ -2,6 +2,7 @@
 //! Markdown. A report is a list of sections; CSV and JSON carry only the first (the rows), table
 //! and Markdown also show the totals sections and the notes.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
@@ -136,11 +137,11 @@ pub fn render(report: &Report, format: Format, unicode: bool) -> String {
         Format::Csv => to_csv(rows),
         Format::Json => to_json(rows),
         Format::Table => {
-            let mut out = format!("{}\n", report.title);
+            let mut out = format!("{}\n", escape_controls(&report.title));
             for section in &report.sections {
                 out.push('\n');
                 if let Some(title) = &section.title {
-                    let _ = writeln!(out, "{title}");
+                    let _ = writeln!(out, "{}", escape_controls(title));
                 }
                 let (table, footnotes) = footnote_notes(&section.table);
                 if !table.columns.is_empty() {
@@ -152,7 +153,7 @@ pub fn render(report: &Report, format: Format, unicode: bool) -> String {
                     }
                 }
                 for note in footnotes.iter().chain(&section.notes) {
-                    let _ = writeln!(out, "note: {note}");
+                    let _ = writeln!(out, "note: {}", escape_controls(note));
                 }
             }
             out
@@ -198,7 +199,7 @@ pub fn footnote_notes(table: &Table) -> (Table, Vec<String>) {
             let n = notes.len() + 1;
             let label = label_col
                 .and_then(|i| row.get(i))
-                .map(|c| format!("{}: ", single_line(&c.display())))
+                .map(|c| format!("{}: ", c.display()))
                 .unwrap_or_default();
             notes.push(format!("[{n}] {label}{text}"));
             row[note_col] = Cell::Text(format!("[{n}]"));
@@ -217,10 +218,10 @@ pub fn to_text_table(table: &Table, unicode: bool) -> String {
         presets::ASCII_FULL_CONDENSED
     });
     t.set_content_arrangement(ContentArrangement::Disabled);
-    t.set_header(table.columns.iter().map(String::as_str));
+    t.set_header(table.columns.iter().map(|c| escape_controls(c)));
     for row in &table.rows {
         t.add_row(row.iter().map(|c| {
-            let cell = comfy_table::Cell::new(single_line(&c.display()));
+            let cell = comfy_table::Cell::new(escape_controls(&c.display()));
             if c.is_numeric() {
                 cell.set_alignment(CellAlignment::Right)
             } else {
@@ -231,10 +232,57 @@ pub fn to_text_table(table: &Table, unicode: bool) -> String {
     t.to_string()
 }
 
-fn single_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+/// Shows the characters that could drive a terminal or reorder text as visible escapes
+/// (`\x1b`, `\n`, `\u{202e}`): worker and group names come from miners. Every text output
+/// (table, CSV, Markdown, plain lines, HTML) passes its data through here.
+pub fn escape_controls(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(is_hidden_control) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_ascii() && is_hidden_control(c) => {
+                let _ = write!(out, "\\x{:02x}", u32::from(c));
+            }
+            c if is_hidden_control(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// C0, DEL and C1 controls, and the bidirectional controls that reorder how text is displayed.
+pub fn is_hidden_control(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// serde_json escapes C0 controls only; DEL, C1 and bidi controls become `\uXXXX` escapes too,
+/// so the JSON decodes to the same text but cannot drive a terminal it is printed on.
+pub fn json_escape_controls(json: String) -> String {
+    if !json.chars().any(is_hidden_control) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 8);
+    for c in json.chars() {
+        if is_hidden_control(c) {
+            // Outside strings JSON has only ASCII punctuation and whitespace, all left as is.
+            if c.is_ascii() && c != '\u{7f}' {
+                out.push(c);
+            } else {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A GitHub-flavoured Markdown table; cell text is escaped so a name cannot add markup or HTML.
@@ -264,17 +312,16 @@ pub fn to_markdown_table(table: &Table) -> String {
     out
 }
 
-/// Backslash-escapes Markdown punctuation and HTML angle brackets; control characters become
-/// spaces so a cell stays on its line.
+/// Backslash-escapes Markdown punctuation and HTML angle brackets; control characters are shown
+/// escaped (`escape_controls`) so a cell stays on its line.
 pub fn markdown_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    for c in escape_controls(s).chars() {
         match c {
             '\\' | '|' | '<' | '>' | '*' | '_' | '`' | '[' | ']' | '&' | '#' | '!' | '~' => {
                 out.push('\\');
                 out.push(c);
             }
-            c if c.is_control() => out.push(' '),
             c => out.push(c),
         }
     }
@@ -285,7 +332,12 @@ pub fn markdown_escape(s: &str) -> String {
 pub fn to_csv(table: &Table) -> String {
     let mut writer = csv::Writer::from_writer(Vec::new());
     // Writing to a Vec cannot fail; errors would only come from the sink.
-    let _ = writer.write_record(&table.columns);
+    let _ = writer.write_record(
+        table
+            .columns
+            .iter()
+            .map(|c| escape_controls(c).into_owned()),
+    );
     for row in &table.rows {
         let _ = writer.write_record(row.iter().map(csv_field));
     }
@@ -294,11 +346,12 @@ pub fn to_csv(table: &Table) -> String {
 }
 
 /// The CSV form of a cell: numbers, times and booleans as they are (a negative number keeps its
-/// `-`); text cells (which come from miners and the pool) get `'` in front when they start with
-/// `=`, `+`, `-`, `@`, tab or CR, so a spreadsheet shows them instead of evaluating them.
+/// `-`); text cells (which come from miners and the pool) have control characters shown escaped
+/// and get `'` in front when they start with `=`, `+`, `-`, `@`, tab or CR, so a spreadsheet
+/// shows them instead of evaluating them.
 pub fn csv_field(cell: &Cell) -> String {
     match cell {
-        Cell::Text(s) => csv_guard(s),
+        Cell::Text(s) => csv_guard(&escape_controls(s)),
         other => other.machine(),
     }
 }
@@ -333,7 +386,7 @@ pub fn to_json(table: &Table) -> String {
         out.push('\n');
     }
     out.push_str("]\n");
-    out
+    json_escape_controls(out)
 }
 
 pub fn format_percent(fraction: f64) -> String {
@@ -385,6 +438,20 @@ mod tests {
         assert_eq!(csv_guard("rig-1"), "rig-1");
         assert_eq!(csv_field(&Cell::Real(-1.5)), "-1.5");
         assert_eq!(csv_field(&Cell::Int(-3)), "-3");
+    }
+
+    #[test]
+    fn control_and_bidi_characters_are_shown_escaped() {
+        assert_eq!(
+            escape_controls("rig\x1b[31m\x07\x00\u{202e}x\u{9b}\n\u{7f}"),
+            "rig\\x1b[31m\\x07\\x00\\u{202e}x\\u{9b}\\n\\x7f"
+        );
+        assert!(matches!(escape_controls("rig-1 ü"), Cow::Borrowed(_)));
+        assert_eq!(markdown_escape("a\x1bb"), "a\\\\x1bb");
+        let json = json_escape_controls("[\"a\u{202e}\u{9b}\u{7f}\"]\n".to_owned());
+        assert_eq!(json, "[\"a\\u202e\\u009b\\u007f\"]\n");
+        let back: Vec<String> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, ["a\u{202e}\u{9b}\u{7f}"]);
     }
 
     #[test]

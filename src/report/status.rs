@@ -87,10 +87,10 @@ pub fn status(
                 "watermarks": parse(&report.sections[1].table),
                 "runs": parse(&report.sections[2].table),
             });
-            format!(
+            render::json_escape_controls(format!(
                 "{}\n",
                 serde_json::to_string_pretty(&value).unwrap_or_default()
-            )
+            ))
         }
         format => render::render(&report, format, unicode),
     })

@@ -9,6 +9,11 @@ use std::path::{Path, PathBuf};
 pub enum LockError {
     #[error("another ingest holds {db} since {since}; try again later or pass --wait")]
     Held { db: PathBuf, since: String },
+    #[error("refusing to lock {path}: it is a symbolic link (remove it; poolhist makes its own)")]
+    Symlink { path: PathBuf },
+    /// The database is someone else's: no lock file is made beside it.
+    #[error(transparent)]
+    NotOurs(#[from] super::StoreError),
     #[error("cannot lock {path}: {source}")]
     Io {
         path: PathBuf,
@@ -30,6 +35,7 @@ pub fn lock_path(db: &Path) -> PathBuf {
 
 /// Takes the lock, or fails at once naming the holder (or, with `wait`, waits for it).
 pub fn acquire(db: &Path, wait: bool) -> Result<IngestLock, LockError> {
+    super::open::refuse_if_foreign(db)?;
     let path = lock_path(db);
     let io = |source| LockError::Io {
         path: path.clone(),
@@ -40,9 +46,17 @@ pub fn acquire(db: &Path, wait: bool) -> Result<IngestLock, LockError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+        // Never follow a link planted at the lock path: we would truncate its target.
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
     }
-    let mut file = options.open(&path).map_err(io)?;
+    let mut file = options.open(&path).map_err(|source| {
+        let is_link = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink());
+        if is_link {
+            LockError::Symlink { path: path.clone() }
+        } else {
+            io(source)
+        }
+    })?;
     match file.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) if wait => {
@@ -95,5 +109,18 @@ mod tests {
         assert!(error.contains("pid"), "{error}");
         drop(first);
         acquire(&db, false).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_at_the_lock_path_is_refused_and_its_target_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("x.db");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep").unwrap();
+        std::os::unix::fs::symlink(&victim, lock_path(&db)).unwrap();
+        let error = acquire(&db, false).unwrap_err();
+        assert!(matches!(error, LockError::Symlink { .. }), "{error}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
     }
 }

@@ -16,15 +16,18 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot read database file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot open database {path}: {source}")]
     Open {
         path: PathBuf,
         source: rusqlite::Error,
     },
-    #[error(
-        "{path} is not a poolhist database (it has other tables and no poolhist application id)"
-    )]
-    NotOurs { path: PathBuf },
+    #[error("{path} is not a poolhist database ({why}); it was left untouched")]
+    NotOurs { path: PathBuf, why: &'static str },
     #[error("{path} has schema version {found}, newer than this poolhist knows ({known}); upgrade poolhist")]
     TooNew {
         path: PathBuf,
@@ -49,9 +52,14 @@ pub enum StoreError {
     },
 }
 
-/// Opens (creating if needed, mode 0600) the database for writing, and migrates it.
+/// Opens (creating if needed, mode 0600) the database for writing, and migrates it. A file that
+/// is not poolhist's is refused before anything could write to it (not even the WAL switch).
 pub fn open(path: &Path) -> Result<Connection, StoreError> {
-    create_private_file(path)?;
+    match inspect(path)? {
+        Found::Missing => create_private_file(path)?,
+        Found::Empty => make_private(path)?,
+        Found::Ours | Found::Unclaimed => {}
+    }
     let mut conn = Connection::open(path).map_err(|source| StoreError::Open {
         path: path.to_owned(),
         source,
@@ -60,28 +68,51 @@ pub fn open(path: &Path) -> Result<Connection, StoreError> {
         path: path.to_owned(),
         source,
     };
-    apply_pragmas(&conn).map_err(sql_err)?;
-    check_ownership(&conn, path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(sql_err)?;
     check_schema_not_newer(&conn, path)?;
+    apply_pragmas(&conn).map_err(sql_err)?;
+    // Claimed before migrating, so a run killed in between leaves a file we still recognise.
+    conn.pragma_update(None, "application_id", APPLICATION_ID)
+        .map_err(sql_err)?;
     embedded::migrations::runner()
         .run(&mut conn)
         .map_err(|e| StoreError::Migrate {
             path: path.to_owned(),
             message: e.to_string(),
         })?;
-    conn.pragma_update(None, "application_id", APPLICATION_ID)
-        .map_err(sql_err)?;
     Ok(conn)
+}
+
+/// Refuses, without writing anything, a file at `path` that is not poolhist's: the ingest stops
+/// before it creates its lock file beside someone else's file.
+pub(super) fn refuse_if_foreign(path: &Path) -> Result<(), StoreError> {
+    inspect(path).map(drop)
 }
 
 /// Opens an existing database read-only: any write through this connection fails.
 pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
-    if !path.exists() {
+    if let Found::Missing = inspect(path)? {
         return Err(StoreError::Open {
             path: path.to_owned(),
             source: rusqlite::Error::InvalidPath(path.to_owned()),
         });
     }
+    let conn = open_sqlite_read_only(path)?;
+    let found = schema_version(&conn, path)?;
+    let known = known_schema_version();
+    if found > 0 && found < known {
+        // Readers never write, and an ingest may be running: the next ingest upgrades it.
+        return Err(StoreError::TooOld {
+            path: path.to_owned(),
+            found,
+            known,
+        });
+    }
+    Ok(conn)
+}
+
+fn open_sqlite_read_only(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -96,17 +127,73 @@ pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
             source,
         })?;
     check_ownership(&conn, path)?;
-    let found = schema_version(&conn, path)?;
-    let known = known_schema_version();
-    if found > 0 && found < known {
-        // Readers never write, and an ingest may be running: the next ingest upgrades it.
-        return Err(StoreError::TooOld {
-            path: path.to_owned(),
-            found,
-            known,
-        });
-    }
     Ok(conn)
+}
+
+/// What is at a database path, judged without anything that could write to it.
+#[derive(Debug, PartialEq, Eq)]
+enum Found {
+    Missing,
+    /// A zero-byte file: a new database (poolhist's own, created before SQLite opened it).
+    Empty,
+    /// Carries poolhist's application id.
+    Ours,
+    /// A SQLite database with no schema at all: nobody's data, ours to take.
+    Unclaimed,
+}
+
+/// Reads the file's header rather than opening it with SQLite, because opening a WAL-mode file
+/// can create `-wal`/`-shm` files beside it. Only when a `-wal` file holds commits (the main file
+/// alone may be stale) is SQLite asked, on a read-only connection.
+fn inspect(path: &Path) -> Result<Found, StoreError> {
+    use std::io::Read as _;
+    const HEADER: usize = 108; // the 100-byte database header + the schema page's b-tree header
+    let read_err = |source| StoreError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal_has_commits = std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0);
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Found::Missing),
+        Err(e) => return Err(read_err(e)),
+    };
+    if wal_has_commits {
+        drop(file);
+        open_sqlite_read_only(path)?;
+        return Ok(Found::Ours);
+    }
+    let mut header = Vec::with_capacity(HEADER);
+    file.take(HEADER as u64)
+        .read_to_end(&mut header)
+        .map_err(read_err)?;
+    let not_ours = |why| StoreError::NotOurs {
+        path: path.to_owned(),
+        why,
+    };
+    if header.is_empty() {
+        return Ok(Found::Empty);
+    }
+    if header.len() < HEADER || !header.starts_with(b"SQLite format 3\0") {
+        return Err(not_ours("it is not a SQLite database"));
+    }
+    let application_id = i64::from(u32::from_be_bytes([
+        header[68], header[69], header[70], header[71],
+    ]));
+    if application_id == APPLICATION_ID {
+        return Ok(Found::Ours);
+    }
+    // The schema table's root page: a leaf (type 13) with no cells holds no table at all.
+    let schema_entries = u16::from_be_bytes([header[103], header[104]]);
+    if header[100] == 13 && schema_entries == 0 {
+        Ok(Found::Unclaimed)
+    } else {
+        Err(not_ours(
+            "it holds other tables and no poolhist application id",
+        ))
+    }
 }
 
 /// The highest migration version this binary embeds.
@@ -124,9 +211,6 @@ fn create_private_file(path: &Path) -> Result<(), StoreError> {
     #[cfg(unix)]
     use std::os::unix::fs::OpenOptionsExt;
 
-    if path.exists() {
-        return Ok(());
-    }
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -141,6 +225,27 @@ fn create_private_file(path: &Path) -> Result<(), StoreError> {
     }
 }
 
+/// An empty file someone made for us (`touch farm.db`) is about to hold account data.
+fn make_private(path: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let create_err = |source| StoreError::Create {
+            path: path.to_owned(),
+            source,
+        };
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(create_err)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(create_err)?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 fn apply_pragmas(conn: &Connection) -> rusqlite::Result<()> {
     // WAL: readers (reports, `sql`) work while an ingest writes.
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -148,7 +253,6 @@ fn apply_pragmas(conn: &Connection) -> rusqlite::Result<()> {
     // which the next run re-fetches (the watermark is committed with its rows).
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
     Ok(())
 }
 
@@ -165,6 +269,7 @@ fn check_ownership(conn: &Connection, path: &Path) -> Result<(), StoreError> {
             {
                 StoreError::NotOurs {
                     path: path.to_owned(),
+                    why: "it is not a SQLite database",
                 }
             }
             other => sql_err(other),
@@ -184,6 +289,7 @@ fn check_ownership(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     } else {
         Err(StoreError::NotOurs {
             path: path.to_owned(),
+            why: "it holds other tables and no poolhist application id",
         })
     }
 }
@@ -339,6 +445,30 @@ mod tests {
         drop(conn);
         let err = open(&path).unwrap_err();
         assert!(matches!(err, StoreError::NotOurs { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_sqlite_file_without_any_table_is_taken_and_one_with_a_view_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let blank = dir.path().join("blank.db");
+        // Writing the header makes a one-page database whose schema is empty.
+        Connection::open(&blank)
+            .unwrap()
+            .pragma_update(None, "user_version", 5)
+            .unwrap();
+        assert_eq!(inspect(&blank).unwrap(), Found::Unclaimed);
+        open(&blank).unwrap();
+        assert_eq!(inspect(&blank).unwrap(), Found::Ours);
+
+        let with_view = dir.path().join("view.db");
+        Connection::open(&with_view)
+            .unwrap()
+            .execute_batch("CREATE VIEW answer AS SELECT 42")
+            .unwrap();
+        assert!(matches!(
+            open(&with_view).unwrap_err(),
+            StoreError::NotOurs { .. }
+        ));
     }
 
     #[test]
