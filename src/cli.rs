@@ -89,21 +89,45 @@ pub struct IngestArgs {
     #[arg(long)]
     pub wait: bool,
 
+    /// Largest answer accepted from the pool, in MiB after decompression
+    #[arg(long, value_name = "MIB", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub max_body_mib: u64,
+
+    /// Most workers collected per account; a pool listing more is cut off there, with a warning
+    #[arg(long, value_name = "N", default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub max_workers: u64,
+
     /// Print nothing but errors (for cron)
     #[arg(long, short)]
     pub quiet: bool,
 
-    /// Hours of worker hourly history the pool keeps
-    #[arg(long, default_value_t = 72, help_heading = "Pool retention")]
+    /// First guess of the hours of worker hourly history the pool keeps (learned from its answers)
+    #[arg(
+        long,
+        default_value_t = 72,
+        help_heading = "Pool retention (first guesses; the ingest learns the real values)"
+    )]
     pub pool_worker_hours: u32,
-    /// Hours of account hourly history the pool keeps
-    #[arg(long, default_value_t = 720, help_heading = "Pool retention")]
+    /// First guess of the hours of account hourly history the pool keeps
+    #[arg(
+        long,
+        default_value_t = 720,
+        help_heading = "Pool retention (first guesses; the ingest learns the real values)"
+    )]
     pub pool_account_hours: u32,
-    /// Days of worker daily history the pool keeps
-    #[arg(long, default_value_t = 90, help_heading = "Pool retention")]
+    /// First guess of the days of worker daily history the pool keeps
+    #[arg(
+        long,
+        default_value_t = 90,
+        help_heading = "Pool retention (first guesses; the ingest learns the real values)"
+    )]
     pub pool_worker_days: u32,
-    /// Days of account daily history a first run reaches back
-    #[arg(long, default_value_t = 365, help_heading = "Pool retention")]
+    /// First guess of the days of account daily history the pool keeps
+    #[arg(
+        long,
+        default_value_t = 365,
+        help_heading = "Pool retention (first guesses; the ingest learns the real values)"
+    )]
     pub pool_account_days: u32,
 
     /// Pretend the time is this Unix timestamp (tests)

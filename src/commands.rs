@@ -71,6 +71,7 @@ pub fn ingest_options(
     client.timeout = Duration::from_secs(args.timeout.max(1));
     client.rate_per_second = (args.rate > 0.0).then_some(args.rate);
     client.max_attempts = args.max_attempts;
+    client.max_body_bytes = args.max_body_mib * 1024 * 1024;
     Ok(IngestOptions {
         db_path: db,
         client,
@@ -86,6 +87,7 @@ pub fn ingest_options(
         now,
         show_progress: !args.quiet,
         wait_for_lock: args.wait,
+        max_workers: usize::try_from(args.max_workers).unwrap_or(usize::MAX),
     })
 }
 

@@ -46,6 +46,7 @@ pub async fn demo_command(args: &DemoArgs, db: Option<PathBuf>) -> anyhow::Resul
         now: None,
         show_progress: true,
         wait_for_lock: false,
+        max_workers: crate::ingest::directory::DEFAULT_MAX_WORKERS,
     };
     let backfill = ingest::run(options.clone())
         .await

@@ -12,16 +12,25 @@ use crate::store::{GroupRow, WorkerRow};
 pub const PAGE_SIZE: u64 = 720;
 /// A guard against a pool that never says "last page".
 const MAX_PAGES: u64 = 100_000;
+/// Workers listed per account at most unless `--max-workers` says otherwise: far above any farm
+/// (a few hundred bytes each in memory), far below what would exhaust the machine.
+pub const DEFAULT_MAX_WORKERS: usize = 200_000;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Directory {
     pub groups: Vec<GroupRow>,
     pub workers: Vec<WorkerRow>,
+    /// The pool listed more workers than `max_workers`: the listing stopped there.
+    pub workers_capped: bool,
 }
 
 /// Lists groups and every worker of every status. When the "all" listing holds fewer workers
 /// than the pool's own totals, each status is listed too and the union taken.
-pub async fn fetch_directory(client: &PoolClient, puid: i64) -> Result<Directory, ApiError> {
+pub async fn fetch_directory(
+    client: &PoolClient,
+    puid: i64,
+    max_workers: usize,
+) -> Result<Directory, ApiError> {
     // The totals only cross-check the listing: a pool without /worker/stats is no reason to
     // stop, but a refused key or puid is.
     let stats = match client.stats(puid).await {
@@ -35,11 +44,13 @@ pub async fn fetch_directory(client: &PoolClient, puid: i64) -> Result<Directory
     let groups = list_all(
         |page| client.groups_page(puid, page, PAGE_SIZE),
         |g: &GroupWire| g.gid.0,
+        max_workers,
     )
     .await?;
     let mut workers = list_all(
         |page| client.workers_page(puid, "all", page, PAGE_SIZE),
         |w: &WorkerWire| w.worker_id.0,
+        max_workers,
     )
     .await?;
 
@@ -52,17 +63,23 @@ pub async fn fetch_directory(client: &PoolClient, puid: i64) -> Result<Directory
         .filter_map(|g| g.workers_total.and_then(|n| n.0))
         .map(|n| n as usize)
         .sum();
-    if workers.len() < total_from_stats.max(total_from_groups) {
+    if workers.len() < total_from_stats.max(total_from_groups).min(max_workers) {
         for status in ["active", "inactive", "dead"] {
             let more = list_all(
                 |page| client.workers_page(puid, status, page, PAGE_SIZE),
                 |w: &WorkerWire| w.worker_id.0,
+                max_workers,
             )
             .await?;
             for (id, worker) in more {
                 workers.entry(id).or_insert(worker);
             }
         }
+    }
+    let workers_capped = workers.len() >= max_workers;
+    // Keep the lowest ids: the same set run after run, whatever order the pool listed them in.
+    while workers.len() > max_workers {
+        workers.pop_last();
     }
 
     let mut group_rows: BTreeMap<i64, GroupRow> = groups
@@ -99,14 +116,17 @@ pub async fn fetch_directory(client: &PoolClient, puid: i64) -> Result<Directory
     Ok(Directory {
         groups: group_rows.into_values().collect(),
         workers: worker_rows,
+        workers_capped,
     })
 }
 
 /// Fetches pages 1, 2, ... until one is empty or the pool's totals say we have everything,
-/// de-duplicating by id (rows may shift between pages while we list).
+/// de-duplicating by id (rows may shift between pages while we list). A pool that never stops
+/// listing new rows is cut off at `max_items`, so memory stays bounded.
 async fn list_all<T, F, Fut>(
     mut fetch_page: F,
     id_of: impl Fn(&T) -> i64,
+    max_items: usize,
 ) -> Result<BTreeMap<i64, T>, ApiError>
 where
     F: FnMut(u64) -> Fut,
@@ -134,7 +154,7 @@ where
             .total_count
             .is_some_and(|total| items.len() as u64 >= total);
         // A page with nothing new means the pool ignores `page`: more pages would repeat it.
-        if have_all || new_on_page == 0 {
+        if have_all || new_on_page == 0 || items.len() >= max_items {
             break;
         }
     }

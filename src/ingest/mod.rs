@@ -41,6 +41,8 @@ pub struct IngestOptions {
     pub show_progress: bool,
     /// Wait for another ingest on the same database instead of failing at once.
     pub wait_for_lock: bool,
+    /// Most workers listed per account; a pool listing more is cut off there, with a warning.
+    pub max_workers: usize,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -60,6 +62,8 @@ pub struct IngestSummary {
     pub series_skipped: u64,
     /// Series whose `--since` reached before what the pool keeps.
     pub since_before_retention: u64,
+    /// Accounts whose worker list was cut off at `max_workers`.
+    pub accounts_capped: u64,
     pub seconds: f64,
 }
 
@@ -94,6 +98,12 @@ impl IngestSummary {
             line.push_str(&format!(
                 "; {} worker series skipped: the pool no longer knows those workers",
                 self.series_skipped
+            ));
+        }
+        if self.accounts_capped > 0 {
+            line.push_str(&format!(
+                "; WARNING: the worker list of {} account(s) was cut off at --max-workers",
+                self.accounts_capped
             ));
         }
         if self.since_before_retention > 0 {
@@ -195,11 +205,19 @@ async fn fetch_everything(
     let mut account_jobs = Vec::new();
     let mut worker_jobs = Vec::new();
     for &puid in &options.puids {
-        let directory = match directory::fetch_directory(client, puid).await {
+        let directory = match directory::fetch_directory(client, puid, options.max_workers).await {
             Ok(d) => d,
             Err(e) => return (Ok(store), Err((WriteCounts::default(), e.into()))),
         };
         summary.workers += directory.workers.len();
+        if directory.workers_capped {
+            summary.accounts_capped += 1;
+            tracing::warn!(
+                "puid {puid}: the pool lists more than {} workers; collecting the first {} by id (raise --max-workers)",
+                options.max_workers,
+                options.max_workers
+            );
+        }
         let states = match store.upsert_directory(puid, &directory.groups, &directory.workers, now)
         {
             Ok(s) => s,
