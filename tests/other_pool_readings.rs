@@ -189,6 +189,7 @@ fn options(url: &str, db: &std::path::Path) -> IngestOptions {
         now: Some(NOW),
         show_progress: false,
         wait_for_lock: false,
+        max_workers: poolhist::ingest::directory::DEFAULT_MAX_WORKERS,
     }
 }
 
