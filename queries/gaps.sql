@@ -15,9 +15,10 @@
 --               gaps-and-islands (LAG over the runs).
 --               Holes already covered by a recorded gap are left out.
 --   'expired':  a recorded history_gaps row: history the pool had deleted before poolhist copied it.
--- pool_still_has: the pool keeps worker 1h for 72 h, account 1h for 720 h, worker 1d for 90 d,
--- account 1d for 365 d before :now. 'yes' when the whole gap is inside that window, 'partly'
--- when its newer end is, 'no' otherwise.
+-- pool_still_has: the pool keeps what the ingest learned from its answers (v_pool_retention:
+-- pool_knowledge, else the documented worker 1h 72 h, account 1h 720 h, worker 1d 90 d, account
+-- 1d 365 d) before :now. 'yes' when the whole gap is inside that window, 'partly' when its newer
+-- end is, 'no' otherwise.
 --
 -- Parameters (Unix seconds UTC):
 --   :now        required: the retention windows are counted back from it.
@@ -28,7 +29,7 @@
 --               a pattern selects worker series only.
 --   :dimension  '1h' or '1d', NULL = both.
 --
--- Reads: series, tickers, hourly_by_day, history_gaps, workers.
+-- Reads: series, tickers, hourly_by_day, history_gaps, workers, v_pool_retention.
 WITH RECURSIVE
 -- the window searched: [:from, :to), widened to whole days; unbounded without them
 win AS (
@@ -38,10 +39,9 @@ win AS (
 scope AS MATERIALIZED (
     SELECT s.series_id, s.puid, s.worker_id, w.worker_name, s.dimension,
            CASE s.dimension WHEN '1h' THEN 3600 ELSE 86400 END AS step,
-           CASE WHEN s.worker_id IS NULL
-                THEN CASE s.dimension WHEN '1h' THEN 720 * 3600 ELSE 365 * 86400 END
-                ELSE CASE s.dimension WHEN '1h' THEN 72 * 3600 ELSE 90 * 86400 END
-           END AS retention_s,
+           -- what the pool keeps: learned by the ingest, else the documented defaults
+           (SELECT r.retention_slots FROM v_pool_retention r WHERE r.series_id = s.series_id)
+             * CASE s.dimension WHEN '1h' THEN 3600 ELSE 86400 END AS retention_s,
            -- the span searched: stored points inside the window, plus the nearest stored point
            -- on either side of it, so a hole crossing the window edge is found whole
            (SELECT COALESCE((SELECT MAX(t.ts) FROM tickers t

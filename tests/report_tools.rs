@@ -116,6 +116,40 @@ fn status_reports_counts_watermarks_and_last_runs() {
     insta::assert_snapshot!("status_json", json);
 }
 
+/// The retention the ingest learned decides what the pool still has, not the documented one.
+#[test]
+fn gaps_judge_what_the_pool_still_has_by_the_retention_learned() {
+    let f = fixture();
+    let now = T_END + 2 * D;
+    let still_has = |conn: &rusqlite::Connection| -> Vec<String> {
+        gaps::gaps(conn, Some(PUID), None, None, (None, None), now)
+            .unwrap()
+            .into_iter()
+            .map(|g| g.pool_still_has)
+            .collect()
+    };
+    assert_eq!(
+        still_has(&read_only(&f)),
+        ["no", "partly", "yes", "no", "yes"]
+    );
+    // An ingest saw the pool keep 30 days of worker hourly history.
+    f.conn
+        .execute(
+            "INSERT INTO pool_knowledge (puid, scope, dimension, retention_slots, learned_at) \
+             VALUES (?1, 'worker', '1h', 720, ?2)",
+            rusqlite::params![PUID, now],
+        )
+        .unwrap();
+    assert_eq!(
+        still_has(&read_only(&f)),
+        ["yes", "yes", "yes", "yes", "yes"]
+    );
+    let status = status::status_report(&read_only(&f), None, 1).unwrap();
+    let pool = &status.sections[3].table;
+    assert_eq!(pool.rows.len(), 1);
+    assert_eq!(pool.rows[0][3].display(), "720 h");
+}
+
 #[test]
 fn gaps_lists_holes_and_expired_history_with_what_the_pool_still_has() {
     let f = fixture();

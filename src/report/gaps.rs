@@ -117,9 +117,9 @@ pub fn gaps_table(gaps: &[Gap]) -> Table {
 }
 
 pub const GAPS_NOTE: &str = "hole: no stored point inside a series' stored span; expired: the \
-    pool had deleted the history before poolhist copied it. pool_still_has: the pool keeps worker \
-    1h for 72 h, account 1h for 720 h, worker 1d for 90 d, account 1d for 365 d; a new ingest \
-    run can still fetch what it has";
+    pool had deleted the history before poolhist copied it. pool_still_has: a new ingest run can \
+    still fetch it, judged by the history the ingest saw the pool keep (see `poolhist status`), \
+    else the documented worker 1h 72 h, account 1h 720 h, worker 1d 90 d, account 1d 365 d";
 
 pub fn report(conn: &Connection, args: &GapsArgs, now: i64) -> Result<Report, ReportError> {
     let rows = gaps(

@@ -51,6 +51,11 @@ FROM series
 GROUP BY level, dimension
 ORDER BY level, dimension";
 
+const POOL_SQL: &str = "
+SELECT puid, scope, dimension, retention_slots, newest_served_ts, learned_at
+FROM pool_knowledge
+ORDER BY puid, scope, dimension";
+
 const RUNS_SQL: &str = "
 SELECT run_id, started_at, finished_at, status, puids, series_synced, requests, rows_new,
        rows_updated, tickers_rejected, gaps_found, error
@@ -86,6 +91,7 @@ pub fn status(
                 "summary": object,
                 "watermarks": parse(&report.sections[1].table),
                 "runs": parse(&report.sections[2].table),
+                "pool": parse(&report.sections[3].table),
             });
             render::json_escape_controls(format!(
                 "{}\n",
@@ -191,6 +197,29 @@ pub fn status_report(
         ])
     })?;
 
+    let mut pool = Table::new(&[
+        "puid",
+        "level",
+        "dimension",
+        "history_kept",
+        "pool_newest",
+        "learned_at",
+    ]);
+    pool.rows = query_rows(conn, POOL_SQL, &[], |r| {
+        let dimension: String = r.get("dimension")?;
+        let unit = if dimension == "1h" { "h" } else { "d" };
+        Ok(vec![
+            Cell::Int(r.get("puid")?),
+            Cell::Text(r.get("scope")?),
+            Cell::Text(dimension),
+            r.get::<_, Option<i64>>("retention_slots")?
+                .map_or(Cell::Null, |slots| Cell::Text(format!("{slots} {unit}"))),
+            r.get::<_, Option<i64>>("newest_served_ts")?
+                .map_or(Cell::Null, Cell::Time),
+            Cell::Time(r.get("learned_at")?),
+        ])
+    })?;
+
     Ok(Report {
         title: "poolhist status".to_owned(),
         sections: vec![
@@ -208,6 +237,15 @@ pub fn status_report(
                 title: Some(format!("Last {runs} ingest runs")),
                 table: run_table,
                 notes: Vec::new(),
+            },
+            Section {
+                title: Some("What the pool keeps, learned from its answers".to_owned()),
+                table: pool,
+                notes: vec![
+                    "history_kept: the most history the pool was seen to serve (a young account shows less); \
+                     pool_newest: the newest slot it had published (its clock)"
+                        .to_owned(),
+                ],
             },
         ],
     })
