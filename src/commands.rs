@@ -88,6 +88,7 @@ pub fn ingest_options(
         show_progress: !args.quiet,
         wait_for_lock: args.wait,
         max_workers: usize::try_from(args.max_workers).unwrap_or(usize::MAX),
+        handle_signals: true,
     })
 }
 
@@ -104,6 +105,7 @@ pub async fn ingest_command(args: &IngestArgs, db: Option<PathBuf>) -> anyhow::R
             }
             Ok(())
         }
+        Err(ingest::IngestError::Interrupted(interrupted)) => Err(interrupted.into()),
         // Errors are redacted where they are made; this is the last line of defence.
         Err(e) => Err(anyhow!(redact(&e.to_string(), &secret))),
     }

@@ -47,6 +47,7 @@ pub async fn demo_command(args: &DemoArgs, db: Option<PathBuf>) -> anyhow::Resul
         show_progress: true,
         wait_for_lock: false,
         max_workers: crate::ingest::directory::DEFAULT_MAX_WORKERS,
+        handle_signals: false,
     };
     let backfill = ingest::run(options.clone())
         .await

@@ -38,7 +38,10 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             poolhist::logging::print_error(&e);
-            std::process::ExitCode::FAILURE
+            match e.downcast_ref::<poolhist::ingest::Interrupted>() {
+                Some(interrupted) => std::process::ExitCode::from(interrupted.exit_code()),
+                None => std::process::ExitCode::FAILURE,
+            }
         }
     }
 }

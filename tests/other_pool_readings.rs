@@ -190,6 +190,7 @@ fn options(url: &str, db: &std::path::Path) -> IngestOptions {
         show_progress: false,
         wait_for_lock: false,
         max_workers: poolhist::ingest::directory::DEFAULT_MAX_WORKERS,
+        handle_signals: false,
     }
 }
 

@@ -244,3 +244,63 @@ async fn the_access_key_is_never_printed_at_any_log_level() {
     let db_bytes = std::fs::read(&db).unwrap();
     assert!(!db_bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()));
 }
+
+/// SIGTERM and Ctrl-C stop a run cleanly: what was fetched is committed, the run is recorded as
+/// interrupted (not left `running`), one line says so, and the exit code is 128 + the signal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_commits_what_is_in_hand_and_records_the_run_as_interrupted() {
+    let pool = start_pool(40).await;
+    let dir = tempfile::tempdir().unwrap();
+    for (signal, name, code) in [
+        (libc::SIGTERM, "SIGTERM", 143),
+        (libc::SIGINT, "SIGINT", 130),
+    ] {
+        let db = dir.path().join(format!("{name}.db"));
+        // 20 requests a second: the run takes several seconds.
+        let child = ingest_command(&pool.url, &db, KEY, "20").spawn().unwrap();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(20) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let stored = db.exists()
+                && Connection::open(&db)
+                    .and_then(|c| {
+                        c.query_row("SELECT count(*) FROM tickers", [], |r| r.get::<_, i64>(0))
+                    })
+                    .unwrap_or(0)
+                    > 0;
+            if stored {
+                break;
+            }
+        }
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(code), "{name}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{name}: one line: {stderr}");
+        assert!(
+            stderr.contains(&format!("interrupted by {name}")),
+            "{stderr}"
+        );
+        let conn = Connection::open(&db).unwrap();
+        let (status, error): (String, String) = conn
+            .query_row(
+                "SELECT status, error FROM ingest_runs ORDER BY run_id DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(status, "failed", "{name}");
+        assert!(error.contains(&format!("interrupted by {name}")), "{error}");
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM tickers", [], |r| r.get(0))
+            .unwrap();
+        assert!(rows > 0, "{name}: what was fetched is committed");
+        let integrity: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(integrity, "ok");
+    }
+}

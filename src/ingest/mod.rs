@@ -43,6 +43,8 @@ pub struct IngestOptions {
     pub wait_for_lock: bool,
     /// Most workers listed per account; a pool listing more is cut off there, with a warning.
     pub max_workers: usize,
+    /// Stop cleanly on SIGINT / SIGTERM (the command line); off for in-process callers.
+    pub handle_signals: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -128,6 +130,46 @@ pub enum IngestError {
     Config(String),
     #[error("the database writer stopped unexpectedly")]
     WriterGone,
+    #[error("{0}")]
+    Interrupted(Interrupted),
+}
+
+/// The run was stopped by a signal; what had been fetched is committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("interrupted by {signal}: the pages fetched so far are committed; the next run resumes from there")]
+pub struct Interrupted {
+    pub signal: &'static str,
+}
+
+impl Interrupted {
+    /// The shell's convention: 128 + the signal's number.
+    pub fn exit_code(self) -> u8 {
+        match self.signal {
+            "SIGINT" => 130,
+            _ => 143,
+        }
+    }
+}
+
+/// Resolves when SIGINT (Ctrl-C) or SIGTERM arrives; never when `listen` is false.
+async fn stop_signal(listen: bool) -> Interrupted {
+    if !listen {
+        return std::future::pending().await;
+    }
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                _ = tokio::signal::ctrl_c() => Interrupted { signal: "SIGINT" },
+                _ = terminate.recv() => Interrupted { signal: "SIGTERM" },
+            };
+        }
+    }
+    match tokio::signal::ctrl_c().await {
+        Ok(()) => Interrupted { signal: "SIGINT" },
+        Err(_) => std::future::pending().await,
+    }
 }
 
 pub async fn run(options: IngestOptions) -> Result<IngestSummary, IngestError> {
@@ -150,13 +192,15 @@ pub async fn run(options: IngestOptions) -> Result<IngestSummary, IngestError> {
     let run_id = store.begin_run(&options.puids, now)?;
 
     let shared = Arc::new(FetchShared::default());
+    let stop = stop_signal(options.handle_signals);
+    tokio::pin!(stop);
     let mut summary = IngestSummary {
         run_id,
         accounts: options.puids.len(),
         ..IngestSummary::default()
     };
     let (store, outcome) =
-        fetch_everything(&options, now, &client, store, &shared, &mut summary).await;
+        fetch_everything(&options, now, &client, store, &shared, &mut summary, stop).await;
     let mut store = store?;
 
     let (counts, failure) = match outcome {
@@ -200,12 +244,19 @@ async fn fetch_everything(
     mut store: Store,
     shared: &Arc<FetchShared>,
     summary: &mut IngestSummary,
+    mut stop: std::pin::Pin<&mut impl std::future::Future<Output = Interrupted>>,
 ) -> (Result<Store, IngestError>, Outcome) {
     // Directory first (small), on this thread; then the store moves to the writer thread.
     let mut account_jobs = Vec::new();
     let mut worker_jobs = Vec::new();
     for &puid in &options.puids {
-        let directory = match directory::fetch_directory(client, puid, options.max_workers).await {
+        let listing = tokio::select! {
+            listed = directory::fetch_directory(client, puid, options.max_workers) => listed,
+            signal = stop.as_mut() => {
+                return (Ok(store), Err((WriteCounts::default(), IngestError::Interrupted(signal))))
+            }
+        };
+        let directory = match listing {
             Ok(d) => d,
             Err(e) => return (Ok(store), Err((WriteCounts::default(), e.into()))),
         };
@@ -257,12 +308,17 @@ async fn fetch_everything(
 
     // Account series first: they show where the pool's clock stands (its publication horizon)
     // and how many slots one request gets, which then lets empty worker pages advance safely.
-    let mut result = Ok(());
-    for jobs in [account_jobs, worker_jobs] {
-        if result.is_ok() {
-            result = fetch_jobs(jobs, options.concurrency, now, client, shared, &sender).await;
+    let fetch_all = async {
+        for jobs in [account_jobs, worker_jobs] {
+            fetch_jobs(jobs, options.concurrency, now, client, shared, &sender).await?;
         }
-    }
+        Ok(())
+    };
+    // On a signal the fetchers are dropped (aborted); the pages they handed over still commit.
+    let result = tokio::select! {
+        done = fetch_all => done,
+        signal = stop.as_mut() => Err(FetchError::Interrupted(signal)),
+    };
     drop(sender);
     progress.finish();
     let (store, counts, write_error) = match writer.join() {
@@ -278,6 +334,9 @@ async fn fetch_everything(
         (Some(e), _) => Err((counts, IngestError::Store(e))),
         (None, Err(FetchError::Api(e))) => Err((counts, IngestError::Api(e))),
         (None, Err(FetchError::WriterClosed)) => Err((counts, IngestError::WriterGone)),
+        (None, Err(FetchError::Interrupted(signal))) => {
+            Err((counts, IngestError::Interrupted(signal)))
+        }
         (None, Ok(())) => Ok(counts),
     };
     (Ok(store), outcome)

@@ -143,6 +143,8 @@ pub enum FetchError {
     Api(ApiError),
     /// The writer is gone (it failed, or the run was cancelled).
     WriterClosed,
+    /// A signal stopped the run.
+    Interrupted(super::Interrupted),
 }
 
 /// One series to fetch.

@@ -53,6 +53,7 @@ pub fn ingest_options(pool: &Pool, db: &Path, now: i64) -> IngestOptions {
         show_progress: false,
         wait_for_lock: false,
         max_workers: poolhist::ingest::directory::DEFAULT_MAX_WORKERS,
+        handle_signals: false,
     }
 }
 
