@@ -86,7 +86,7 @@ impl IngestSummary {
         );
         if self.tickers_rejected > 0 {
             line.push_str(&format!(
-                "; {} nonsense tickers rejected (negative hashrate, reject outside 0..100 %, bad or future timestamp)",
+                "; {} nonsense tickers rejected (outside the window asked for, hashrate negative or beyond any network, reject outside 0..100 %, bad or future timestamp)",
                 self.tickers_rejected
             ));
         }

@@ -71,6 +71,9 @@ pub struct NormalizedPage {
     pub rejected: u64,
     /// Slots the pool sent as null or without a value.
     pub empty: u64,
+    /// Points outside the window asked for: not stored, counted with the rejected ones, but no
+    /// reason to ask again.
+    pub outside_window: u64,
 }
 
 /// The slots one request asked for: `count` slots from `start_ts`.
@@ -157,8 +160,12 @@ pub fn normalize_page(history: &ShareHistory, window: Window, now: i64) -> Norma
             continue;
         }
         let valid = valid_values && ts > 0 && ts % 3_600 == 0 && ts <= now;
-        if !valid || !asked.contains(&ts) {
+        if !valid {
             page.rejected += 1;
+            continue;
+        }
+        if !asked.contains(&ts) {
+            page.outside_window += 1;
             continue;
         }
         page.tickers.push(TickerRow {
@@ -192,8 +199,10 @@ pub fn normalize_page(history: &ShareHistory, window: Window, now: i64) -> Norma
 }
 
 /// Daily points share one time of day: UTC midnight, or the pool's own midnight if it keeps
-/// days in another zone. The time of day most points agree on (midnight on a tie) wins; a point
-/// at any other time is nonsense, and would also move the cursor off the day boundary.
+/// days in another zone. A time of day more than half the points agree on wins; without such a
+/// majority (hourly points sent as daily ones, a partial first day tipping the count) UTC
+/// midnight wins where any point stands on it, else the most common time of day. A point at any
+/// other time is nonsense, and would also move the cursor off the day boundary.
 fn reject_off_day_boundary(tickers: &mut Vec<TickerRow>) -> u64 {
     let day = Dimension::Day.step_seconds();
     let mut votes: Vec<(i64, usize)> = Vec::new();
@@ -204,11 +213,17 @@ fn reject_off_day_boundary(tickers: &mut Vec<TickerRow>) -> u64 {
             None => votes.push((offset, 1)),
         }
     }
-    let Some(&(boundary, _)) = votes
+    let Some(&(most_common, most_votes)) = votes
         .iter()
         .max_by_key(|(offset, count)| (*count, *offset == 0))
     else {
         return 0;
+    };
+    let majority = most_votes * 2 > tickers.len();
+    let boundary = if !majority && votes.iter().any(|(offset, _)| *offset == 0) {
+        0
+    } else {
+        most_common
     };
     let before = tickers.len();
     tickers.retain(|t| t.ts.rem_euclid(day) == boundary);
@@ -322,6 +337,49 @@ mod tests {
         );
         assert_eq!(page.tickers.len(), 1);
         assert_eq!(page.tickers[0].hashrate_hs, 2e12);
+        assert_eq!(page.rejected, 1);
+    }
+
+    fn days() -> Window {
+        Window {
+            start_ts: 1_764_072_000 - 100 * 86_400,
+            count: 200,
+            dimension: Dimension::Day,
+        }
+    }
+
+    #[test]
+    fn hourly_points_in_a_daily_answer_keep_utc_midnight() {
+        // From 05:00 on the first day: hours 5..23 get one vote more than midnight.
+        let first = 1_764_028_800 - 10 * 86_400 + 5 * 3_600;
+        let tickers: Vec<RawTicker> = (0..5 * 24)
+            .map(|h| values((first + h * 3_600) as f64, 1.0, 0.1))
+            .collect();
+        let page = normalize_page(&history(tickers), days(), NOW);
+        assert!(!page.tickers.is_empty());
+        assert!(page.tickers.iter().all(|t| t.ts % 86_400 == 0));
+    }
+
+    #[test]
+    fn a_pool_keeping_days_in_its_own_zone_keeps_its_boundary() {
+        // UTC+8: the pool's days start at 16:00 UTC.
+        let day_start = 1_764_028_800 - 2 * 86_400 - 8 * 3_600;
+        let page = normalize_page(
+            &history(vec![values(day_start as f64, 1.0, 0.1)]),
+            days(),
+            NOW,
+        );
+        assert_eq!(page.tickers.len(), 1);
+        let page = normalize_page(
+            &history(vec![
+                values(day_start as f64, 1.0, 0.1),
+                values((day_start + 86_400) as f64, 1.0, 0.1),
+                values((day_start + 5 * 3_600) as f64, 1.0, 0.1),
+            ]),
+            days(),
+            NOW,
+        );
+        assert_eq!(page.tickers.len(), 2);
         assert_eq!(page.rejected, 1);
     }
 

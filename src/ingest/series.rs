@@ -412,7 +412,7 @@ async fn fetch_page(
                 .fetch_add(page.tickers.len() as u64, Ordering::Relaxed);
             shared
                 .tickers_rejected
-                .fetch_add(page.rejected, Ordering::Relaxed);
+                .fetch_add(page.rejected + page.outside_window, Ordering::Relaxed);
             // Slots the answer spoke for: its points and its nulls, not the nonsense beside them.
             let slots = page.tickers.len() as u64 + page.empty;
             shared.learn_slots(is_worker, dimension, slots.min(u64::from(count)) as u32);
