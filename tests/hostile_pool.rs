@@ -23,6 +23,9 @@ use rusqlite::Connection;
 use serde_json::{json, Value};
 
 /// 2025-11-20 12:30:00 UTC: half-way through an hour, so there is a live point.
+/// A series: worker (None for the account) and dimension.
+type SeriesKey = (Option<i64>, String);
+
 const NOW: i64 = 1_763_641_800;
 const HOUR: i64 = 3_600;
 const DAY: i64 = 86_400;
@@ -356,7 +359,7 @@ fn assert_every_good_point_stored(conn: &Connection) {
     let mut stmt = conn
         .prepare("SELECT worker_id, dimension, ts, hashrate_hs, reject_rate FROM v_tickers")
         .unwrap();
-    let mut stored: HashMap<(Option<i64>, String), Vec<(i64, f64, f64)>> = HashMap::new();
+    let mut stored: HashMap<SeriesKey, Vec<(i64, f64, f64)>> = HashMap::new();
     let rows = stmt
         .query_map([], |r| {
             Ok((
@@ -1065,7 +1068,7 @@ fn key_in_database(db: &Path, key: &str) -> Vec<String> {
     assert!(tables.iter().any(|t| t == "ingest_runs"), "{tables:?}");
     for table in &tables {
         let mut stmt = conn.prepare(&format!("SELECT * FROM \"{table}\"")).unwrap();
-        let columns: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
+        let columns: Vec<String> = stmt.column_names().map(str::to_owned).collect();
         let mut rows = stmt.query([]).unwrap();
         while let Some(row) = rows.next().unwrap() {
             for (index, column) in columns.iter().enumerate() {
