@@ -47,6 +47,28 @@ pub struct Probe {
 /// Most probes one search makes; doubling and halving need far fewer for any real span.
 const MAX_PROBES: u32 = 64;
 
+/// What one window says about where history starts.
+enum Seen {
+    /// Its first point is after its start: history starts inside it.
+    StartInside,
+    /// It has a point on its first slot: history starts there or earlier.
+    Point,
+    /// No point: history starts after `until`, if at all.
+    Empty { until: i64 },
+}
+
+impl Seen {
+    fn read(answer: Probe, start: i64, step: i64) -> Seen {
+        match answer.oldest {
+            Some(oldest) if oldest > start => Seen::StartInside,
+            Some(_) => Seen::Point,
+            None => Seen::Empty {
+                until: start + answer.slots.max(1) * step,
+            },
+        }
+    }
+}
+
 /// Finds where paging should start. `probe(start)` asks for one window from `start`;
 /// `window_slots()` is how many slots an answer is known to cover (learned as answers come), the
 /// size of the jumps back.
@@ -60,108 +82,57 @@ where
     Fut: Future<Output = Result<Probe, E>>,
 {
     let step = bounds.step;
-    let mut probes = 0;
+    let found = |start_ts: i64, edge_seen: bool| {
+        Ok(Located {
+            start_ts,
+            edge_seen,
+        })
+    };
     // 1. Straddle the expected edge.
     let first = (bounds.expected_edge - step).max(bounds.lowest);
-    let answer = probe(first).await?;
-    let mut empty_from = match answer.oldest {
-        Some(oldest) if oldest > first => {
-            return Ok(Located {
-                start_ts: first,
-                edge_seen: true,
-            })
-        }
-        Some(_) if first == bounds.lowest => {
-            return Ok(Located {
-                start_ts: first,
-                edge_seen: false,
-            })
-        }
-        // 2. The pool keeps more: look further back.
-        Some(_) => {
-            let mut known_point = first;
-            let mut jump = window_slots().max(1) * step;
-            loop {
-                probes += 1;
-                let start = (known_point - jump).max(bounds.lowest);
-                let answer = probe(start).await?;
-                match answer.oldest {
-                    Some(oldest) if oldest > start => {
-                        return Ok(Located {
-                            start_ts: start,
-                            edge_seen: true,
-                        })
-                    }
-                    Some(_) if start == bounds.lowest || probes >= MAX_PROBES => {
-                        return Ok(Located {
-                            start_ts: start,
-                            edge_seen: false,
-                        })
-                    }
-                    Some(_) => {
-                        known_point = start;
-                        jump = jump.saturating_mul(2);
-                    }
-                    None => {
-                        let empty_from = start + answer.slots.max(1) * step;
-                        return bisect(
-                            empty_from,
-                            Some(known_point),
-                            bounds,
-                            window_slots,
-                            probes,
-                            probe,
-                        )
-                        .await;
-                    }
-                }
-            }
-        }
-        None => first + answer.slots.max(1) * step,
+    // No point before `empty_from` (down to `lowest`); a point at `known_point`, if any.
+    let (mut empty_from, mut known_point) = match Seen::read(probe(first).await?, first, step) {
+        Seen::StartInside => return found(first, true),
+        Seen::Point if first == bounds.lowest => return found(first, false),
+        Seen::Point => (None, Some(first)),
+        Seen::Empty { until } => (Some(until.min(bounds.newest + step)), None),
     };
-    // 3. History starts after the first window, if at all.
-    empty_from = empty_from.min(bounds.newest + step);
-    bisect(empty_from, None, bounds, window_slots, probes, probe).await
-}
-
-/// Narrows [empty_from, known_point) (no point before `empty_from` down to `lowest`; a point at
-/// `known_point`, or none up to `newest`) until one window spans it.
-async fn bisect<E, F, Fut>(
-    mut empty_from: i64,
-    mut known_point: Option<i64>,
-    bounds: SearchBounds,
-    window_slots: impl Fn() -> i64,
-    mut probes: u32,
-    mut probe: F,
-) -> Result<Located, E>
-where
-    F: FnMut(i64) -> Fut,
-    Fut: Future<Output = Result<Probe, E>>,
-{
-    let step = bounds.step;
-    loop {
-        let window = window_slots().max(1) * step;
-        let end = known_point.unwrap_or(bounds.newest + step);
-        if end - empty_from <= window || probes >= MAX_PROBES {
-            return Ok(Located {
-                start_ts: empty_from,
-                edge_seen: true,
-            });
-        }
-        probes += 1;
-        let middle = empty_from + ((end - empty_from) / step / 2) * step;
-        let answer = probe(middle).await?;
-        match answer.oldest {
-            Some(oldest) if oldest > middle => {
-                return Ok(Located {
-                    start_ts: middle,
-                    edge_seen: true,
-                })
+    let mut jump = window_slots().max(1) * step;
+    for _ in 0..MAX_PROBES {
+        let start = match (empty_from, known_point) {
+            // 2. The pool keeps more: windows at doubling distances back.
+            (None, Some(point)) => (point - jump).max(bounds.lowest),
+            // 3. Bisect what is left until one window spans it.
+            (Some(empty), point) => {
+                let end = point.unwrap_or(bounds.newest + step);
+                if end - empty <= window_slots().max(1) * step {
+                    return found(empty, true);
+                }
+                empty + ((end - empty) / step / 2) * step
             }
-            Some(_) => known_point = Some(middle),
-            None => empty_from = middle + answer.slots.max(1) * step,
+            (None, None) => break,
+        };
+        match Seen::read(probe(start).await?, start, step) {
+            Seen::StartInside => return found(start, true),
+            Seen::Point if start == bounds.lowest => return found(start, false),
+            Seen::Point => {
+                known_point = Some(start);
+                jump = jump.saturating_mul(2);
+            }
+            Seen::Empty { until } => empty_from = Some(until),
         }
     }
+    // Out of probes: start at the oldest slot known to matter.
+    Ok(match (empty_from, known_point) {
+        (Some(empty), _) => Located {
+            start_ts: empty,
+            edge_seen: true,
+        },
+        (None, point) => Located {
+            start_ts: point.unwrap_or(first),
+            edge_seen: false,
+        },
+    })
 }
 
 #[cfg(test)]

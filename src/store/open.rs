@@ -407,6 +407,63 @@ mod tests {
         assert_eq!(up_mask, 1);
     }
 
+    /// Every public view's rows, as text, for before/after comparisons.
+    fn public_views(conn: &Connection) -> Vec<String> {
+        let mut lines = Vec::new();
+        for view in ["v_workers", "v_tickers", "v_gaps"] {
+            let mut stmt = conn.prepare(&format!("SELECT * FROM {view}")).unwrap();
+            let columns = stmt.column_count();
+            let rows = stmt
+                .query_map([], |row| {
+                    let mut cells = vec![view.to_owned()];
+                    for i in 0..columns {
+                        let value: rusqlite::types::Value = row.get(i)?;
+                        cells.push(format!("{value:?}"));
+                    }
+                    Ok(cells.join("|"))
+                })
+                .unwrap();
+            lines.extend(rows.map(Result::unwrap));
+        }
+        lines.sort();
+        lines
+    }
+
+    #[test]
+    fn upgrade_to_v3_keeps_every_view_row_and_falls_back_to_documented_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v2.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            embedded::migrations::runner()
+                .set_target(refinery::Target::Version(2))
+                .run(&mut conn)
+                .unwrap();
+            conn.pragma_update(None, "application_id", APPLICATION_ID)
+                .unwrap();
+            conn.execute_batch(
+                "INSERT INTO accounts VALUES (7, 0, 0);
+                 INSERT INTO workers VALUES (7, 3, 'rig', NULL, 'ACTIVE', NULL, 0, 0);
+                 INSERT INTO series (series_id, puid, worker_id, dimension, watermark_ts)
+                   VALUES (1, 7, NULL, '1h', 1764032400), (2, 7, 3, '1d', NULL);
+                 INSERT INTO tickers VALUES (1, 1764028800, 2.0, 0.5, 0), (2, 1764028800, 1.0, 0, 1);
+                 INSERT INTO history_gaps VALUES (1, 1763942400, 1763946000, 'expired', 5, NULL);",
+            )
+            .unwrap();
+        }
+        let before = public_views(&Connection::open(&path).unwrap());
+        let conn = open(&path).unwrap();
+        assert_eq!(public_views(&conn), before, "data unchanged by the upgrade");
+        let retention: Vec<(i64, i64, bool)> = conn
+            .prepare("SELECT series_id, retention_slots, learned FROM v_pool_retention ORDER BY 1")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(retention, vec![(1, 720, false), (2, 90, false)]);
+    }
+
     #[test]
     fn readers_refuse_an_older_schema_without_writing_and_ingest_upgrades_it() {
         let dir = tempfile::tempdir().unwrap();
