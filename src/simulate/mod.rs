@@ -78,6 +78,8 @@ pub struct SimConfig {
     pub fault_slow_ms: u64,
     /// Most failures in a row for one request before it gets through; 0 for no limit.
     pub fault_max_consecutive: u32,
+    /// Seconds the pool's clock (and so its published statistics) stands behind the real one.
+    pub clock_lag_secs: i64,
 }
 
 impl Default for SimConfig {
@@ -98,6 +100,7 @@ impl Default for SimConfig {
             fault_kinds: Vec::new(),
             fault_slow_ms: 3_000,
             fault_max_consecutive: 4,
+            clock_lag_secs: 0,
         }
     }
 }
@@ -222,16 +225,24 @@ struct Counters {
 struct SimClock {
     /// `FOLLOW_SYSTEM`, or the fixed time.
     fixed: AtomicI64,
+    /// Subtracted from the time above: a pool publishing late.
+    lag: i64,
 }
 
 const FOLLOW_SYSTEM: i64 = i64::MIN;
 
 impl SimClock {
-    fn now(&self) -> i64 {
+    /// The real time: the system's, or the fixed one.
+    fn real(&self) -> i64 {
         match self.fixed.load(Ordering::SeqCst) {
             FOLLOW_SYSTEM => chrono::Utc::now().timestamp(),
             fixed => fixed,
         }
+    }
+
+    /// The pool's time.
+    fn now(&self) -> i64 {
+        self.real() - self.lag
     }
 }
 
@@ -254,6 +265,7 @@ impl Simulator {
         Simulator {
             clock: SimClock {
                 fixed: AtomicI64::new(config.now.unwrap_or(FOLLOW_SYSTEM)),
+                lag: config.clock_lag_secs,
             },
             world,
             faults: Faults::new(
@@ -271,14 +283,14 @@ impl Simulator {
         &self.config
     }
 
-    /// Fixes the clock at `ts` (Unix seconds).
+    /// Fixes the real clock at `ts` (Unix seconds); the pool's stands `clock_lag_secs` behind.
     pub fn set_now(&self, ts: i64) {
         self.clock.fixed.store(ts, Ordering::SeqCst);
     }
 
     /// Moves the clock on by `secs` (fixing it, if it followed the system clock).
     pub fn advance(&self, secs: i64) {
-        self.set_now(self.now().saturating_add(secs));
+        self.set_now(self.clock.real().saturating_add(secs));
     }
 
     pub fn now(&self) -> i64 {
@@ -417,6 +429,9 @@ pub struct SimulateArgs {
     /// Most failures in a row for one request before it gets through (0: no limit)
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub fault_max_consecutive: u32,
+    /// Serve a pool whose clock and statistics stand this many seconds behind (publishing late)
+    #[arg(long, value_name = "SECONDS", default_value_t = 0, value_parser = clap::value_parser!(i64).range(0..=31_536_000))]
+    pub clock_lag: i64,
 }
 
 fn parse_fraction(text: &str) -> Result<f64, String> {
@@ -444,6 +459,7 @@ impl SimulateArgs {
             fault_kinds: self.fault_kinds.clone(),
             fault_slow_ms: self.fault_slow_ms,
             fault_max_consecutive: self.fault_max_consecutive,
+            clock_lag_secs: self.clock_lag,
         }
     }
 }

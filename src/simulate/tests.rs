@@ -961,3 +961,16 @@ async fn http_lists_errors_and_unknown_paths_end_to_end() {
     );
     server.abort();
 }
+
+#[test]
+fn a_lagging_clock_publishes_hours_late() {
+    let lag = 5 * HOUR;
+    let sim = sim_with(2, |c| c.clock_lag_secs = lag);
+    let pool_slot = floor_to(NOW - lag, HOUR);
+    let (tickers, _) = history(&sim, None, Dimension::Hour, NOW - 10 * HOUR, 20, true);
+    let newest = tickers.iter().map(|t| t.ts).max();
+    assert_eq!(newest, Some(pool_slot), "nothing after the pool's own hour");
+    // Moving the real clock moves the pool's with it, still behind.
+    sim.advance(HOUR);
+    assert_eq!(sim.now(), NOW + HOUR - lag);
+}
