@@ -19,6 +19,9 @@ pub struct SearchBounds {
     pub lowest: i64,
     /// Where history is expected to start (learned, else the documented retention).
     pub expected_edge: i64,
+    /// This run already saw a series of the same kind start at `expected_edge`: a series that
+    /// starts there too needs no second look.
+    pub edge_confirmed: bool,
     /// The newest slot worth asking for (the pool's publication horizon, else our clock).
     pub newest: i64,
     pub step: i64,
@@ -49,9 +52,10 @@ const MAX_PROBES: u32 = 64;
 
 /// What one window says about where history starts.
 enum Seen {
-    /// Its first point is after its start: history starts inside it.
-    StartInside,
-    /// It has a point on its first slot: history starts there or earlier.
+    /// Its first point is a slot or more after its start: history starts inside it.
+    StartInside { oldest: i64 },
+    /// It has a point in its first slot (a pool keeping days in its own time zone puts it
+    /// hours after the UTC day we asked from): history starts there or earlier.
     Point,
     /// No point: history starts after `until`, if at all.
     Empty { until: i64 },
@@ -60,7 +64,7 @@ enum Seen {
 impl Seen {
     fn read(answer: Probe, start: i64, step: i64) -> Seen {
         match answer.oldest {
-            Some(oldest) if oldest > start => Seen::StartInside,
+            Some(oldest) if oldest >= start + step => Seen::StartInside { oldest },
             Some(_) => Seen::Point,
             None => Seen::Empty {
                 until: start + answer.slots.max(1) * step,
@@ -91,13 +95,29 @@ where
     // 1. Straddle the expected edge.
     let first = (bounds.expected_edge - step).max(bounds.lowest);
     // No point before `empty_from` (down to `lowest`); a point at `known_point`, if any.
+    let mut jump = window_slots().max(1) * step;
     let (mut empty_from, mut known_point) = match Seen::read(probe(first).await?, first, step) {
-        Seen::StartInside => return found(first, true),
+        Seen::StartInside { oldest }
+            if first == bounds.lowest
+                || (bounds.edge_confirmed && oldest == bounds.expected_edge) =>
+        {
+            return found(first, true)
+        }
+        // Where a guess put the start, one window further back tells a start from a hole
+        // (a worker silent for a while, nulls at the pool): one request.
+        Seen::StartInside { .. } => {
+            let before = (first - jump).max(bounds.lowest);
+            match Seen::read(probe(before).await?, before, step) {
+                Seen::Empty { .. } => return found(first, true),
+                Seen::StartInside { .. } => return found(before, true),
+                Seen::Point if before == bounds.lowest => return found(before, false),
+                Seen::Point => (None, Some(before)),
+            }
+        }
         Seen::Point if first == bounds.lowest => return found(first, false),
         Seen::Point => (None, Some(first)),
         Seen::Empty { until } => (Some(until.min(bounds.newest + step)), None),
     };
-    let mut jump = window_slots().max(1) * step;
     for _ in 0..MAX_PROBES {
         let start = match (empty_from, known_point) {
             // 2. The pool keeps more: windows at doubling distances back.
@@ -113,7 +133,7 @@ where
             (None, None) => break,
         };
         match Seen::read(probe(start).await?, start, step) {
-            Seen::StartInside => return found(start, true),
+            Seen::StartInside { .. } => return found(start, true),
             Seen::Point if start == bounds.lowest => return found(start, false),
             Seen::Point => {
                 known_point = Some(start);
@@ -163,9 +183,19 @@ mod tests {
     }
 
     fn locate(series: &FakeSeries, lowest: i64, expected_edge: i64) -> Located {
+        locate_with(series, lowest, expected_edge, false)
+    }
+
+    fn locate_with(
+        series: &FakeSeries,
+        lowest: i64,
+        expected_edge: i64,
+        edge_confirmed: bool,
+    ) -> Located {
         let bounds = SearchBounds {
             lowest,
             expected_edge,
+            edge_confirmed,
             newest: series.newest,
             step: STEP,
         };
@@ -204,7 +234,62 @@ mod tests {
         let located = locate(&series, 0, newest - 71 * STEP);
         assert_finds_first(&series, located, 0);
         assert!(located.edge_seen);
+        // The first page, and one look a window further back.
+        assert_eq!(series.asked.borrow().len(), 2);
+    }
+
+    #[test]
+    fn a_start_this_run_already_saw_costs_nothing_more() {
+        let newest = 1_000 * STEP;
+        let series = FakeSeries {
+            first: newest - 239 * STEP,
+            newest,
+            window: 240,
+            asked: RefCell::new(Vec::new()),
+        };
+        let located = locate_with(&series, 0, newest - 239 * STEP, true);
+        assert_finds_first(&series, located, 0);
         assert_eq!(series.asked.borrow().len(), 1);
+    }
+
+    #[test]
+    fn a_hole_where_history_was_expected_to_start_hides_nothing_older() {
+        let newest = 10_000 * STEP;
+        // Points from 240 back, none from 80 to 60 back (a silent worker); expected start 72.
+        let series = HoleySeries {
+            first: newest - 239 * STEP,
+            hole: (newest - 80 * STEP, newest - 60 * STEP),
+            window: 240,
+        };
+        let bounds = SearchBounds {
+            lowest: 0,
+            expected_edge: newest - 71 * STEP,
+            edge_confirmed: false,
+            newest,
+            step: STEP,
+        };
+        let located = block_on(locate_start(bounds, || 240, |start| series.probe(start))).unwrap();
+        assert!(located.start_ts <= series.first, "{located:?}");
+    }
+
+    /// Like `FakeSeries`, with no point in `hole` (inclusive).
+    struct HoleySeries {
+        first: i64,
+        hole: (i64, i64),
+        window: i64,
+    }
+
+    impl HoleySeries {
+        fn probe(&self, start: i64) -> std::future::Ready<Result<Probe, ()>> {
+            let end = start + self.window * STEP;
+            let oldest = (start.max(self.first)..end)
+                .step_by(STEP as usize)
+                .find(|ts| !(self.hole.0..=self.hole.1).contains(ts));
+            std::future::ready(Ok(Probe {
+                oldest,
+                slots: self.window,
+            }))
+        }
     }
 
     #[test]

@@ -123,17 +123,17 @@ impl FetchShared {
             .collect()
     }
 
-    /// How far an empty page may advance: what this endpoint has shown, else what the account
-    /// endpoint has shown, else a count every client of this API uses.
+    /// How far an empty answer proves the pool has nothing: what this endpoint has shown, else a
+    /// count every client of this API uses. Never what another endpoint showed: a worker
+    /// endpoint may cap `count` lower than the account's.
     fn known_slots(&self, is_worker: bool, dimension: Dimension) -> u32 {
-        let own = self
+        match self
             .slots_cell(is_worker, dimension)
-            .load(Ordering::Relaxed);
-        let account = self.slots_cell(false, dimension).load(Ordering::Relaxed);
-        [own, account, plan::MIN_ASSUMED_SLOTS]
-            .into_iter()
-            .find(|n| *n > 0)
-            .unwrap_or(plan::MIN_ASSUMED_SLOTS)
+            .load(Ordering::Relaxed)
+        {
+            0 => plan::MIN_ASSUMED_SLOTS,
+            own => own,
+        }
     }
 }
 
@@ -206,8 +206,8 @@ async fn fetch_series_pages(
         None
     };
     let newest_slot = known_horizon.unwrap_or(now_slot).min(now_slot);
-    let expected_edge = shared
-        .history_start(kind)
+    let seen_start = shared.history_start(kind);
+    let expected_edge = seen_start
         .unwrap_or_else(|| newest_slot - (i64::from(job.retention_slots.max(1)) - 1) * step);
     let watermark = job.state.watermark_ts;
     let want_from = match watermark {
@@ -223,6 +223,7 @@ async fn fetch_series_pages(
             let bounds = SearchBounds {
                 lowest: want_from.unwrap_or(BITCOIN_START).max(BITCOIN_START),
                 expected_edge,
+                edge_confirmed: seen_start.is_some(),
                 newest: newest_slot,
                 step,
             };
@@ -315,32 +316,29 @@ async fn fetch_series_pages(
         expired_gap: None,
     });
     if let Some(horizon) = horizon {
-        for ticker in last.tickers.iter_mut().filter(|t| t.ts >= horizon) {
-            ticker.provisional = true;
+        // Live: this series' newest point, when it stands at or after the pool's newest slot.
+        // (A worker endpoint whose hour turned after the account's read has two points there:
+        // the older one is final.)
+        if let Some(newest) = last.tickers.last_mut().filter(|t| t.ts >= horizon) {
+            newest.provisional = true;
         }
         last.covered_through = last.covered_through.map(|c| c.min(horizon - step));
     }
-    let live_ts = last
-        .tickers
-        .iter()
-        .rev()
-        .find(|t| t.provisional)
-        .map(|t| t.ts);
+    // Provisional rows older than the oldest live point of this run were live once and are
+    // final at the pool now; the late window served their final value or nothing.
+    let oldest_live = last.tickers.iter().find(|t| t.provisional).map(|t| t.ts);
     last.finished_at = Some(now);
-    last.stale_provisional_before = live_ts.or(horizon);
+    last.stale_provisional_before = oldest_live.or(horizon);
     if edge_seen {
         if let Some(first) = first_served {
             shared.learn_history_start(kind, first);
         }
     }
-    last.expired_gap = watermark.and_then(|w| {
-        // The pool served nothing from before `first_served` although it was asked: that
-        // history is gone. A series with no point left ends where its kind's history starts.
-        let until = match first_served {
-            Some(first) => first,
-            None if edge_seen => shared.history_start(kind)?,
-            None => return None,
-        } - step;
+    // Expired: asked for since the watermark, and the pool's history of the series now starts
+    // after it (a series with no point left: where its kind's history starts). Only where the
+    // search saw that start: nulls after the watermark in the pool's kept range are not expiry.
+    last.expired_gap = watermark.filter(|_| edge_seen).and_then(|w| {
+        let until = first_served.or_else(|| shared.history_start(kind))? - step;
         (until > w).then_some((w + step, until))
     });
     if watermark.is_none() && edge_seen {
