@@ -37,8 +37,19 @@ pub struct FetchShared {
     /// Per account and dimension: the newest slot the account series served this run.
     horizons: Mutex<HashMap<(i64, Dimension), i64>>,
     /// Per kind of series: the oldest first point of a series whose start was seen this run.
-    history_starts: Mutex<HashMap<SeriesKind, i64>>,
+    history_starts: Mutex<HashMap<SeriesKind, HistoryStart>>,
 }
+
+/// The oldest first point of a kind of series this run, and how many series started there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct HistoryStart {
+    ts: i64,
+    series: u32,
+}
+
+/// Series of one kind that must start on the same slot before it is taken for the pool's
+/// cut-off (one series may have joined late; several at once, from the oldest ids, did not).
+const SERIES_AGREEING_ON_A_CUTOFF: u32 = 3;
 
 /// Series that share what the pool keeps: an account's own, or its workers', at one dimension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -73,13 +84,33 @@ impl FetchShared {
     /// Where the pool's history of this kind of series starts, as seen this run.
     pub fn history_start(&self, kind: SeriesKind) -> Option<i64> {
         let starts = self.history_starts.lock().ok()?;
-        starts.get(&kind).copied()
+        starts.get(&kind).map(|start| start.ts)
+    }
+
+    /// Where the pool cuts this kind of series off, once enough series agreed on it.
+    fn pool_cutoff(&self, kind: SeriesKind) -> Option<i64> {
+        let starts = self.history_starts.lock().ok()?;
+        starts
+            .get(&kind)
+            .filter(|start| start.series >= SERIES_AGREEING_ON_A_CUTOFF)
+            .map(|start| start.ts)
     }
 
     fn learn_history_start(&self, kind: SeriesKind, first: i64) {
         if let Ok(mut starts) = self.history_starts.lock() {
-            let start = starts.entry(kind).or_insert(first);
-            *start = (*start).min(first);
+            let start = starts.entry(kind).or_insert(HistoryStart {
+                ts: first,
+                series: 0,
+            });
+            if first < start.ts {
+                *start = HistoryStart {
+                    ts: first,
+                    series: 0,
+                };
+            }
+            if first == start.ts {
+                start.series += 1;
+            }
         }
     }
 
@@ -109,7 +140,7 @@ impl FetchShared {
             .map(|kind| {
                 let step = kind.dimension.step_seconds();
                 let newest = horizons.get(&(kind.puid, kind.dimension)).copied();
-                let oldest = starts.get(&kind).copied();
+                let oldest = starts.get(&kind).map(|start| start.ts);
                 let through = newest.unwrap_or_else(|| plan::floor_to_step(now, kind.dimension));
                 PoolKnowledge {
                     puid: kind.puid,
@@ -217,8 +248,10 @@ async fn fetch_series_pages(
 
     // A probe's answer, kept to serve as the first page when paging starts where it did.
     let probed: Mutex<Option<(i64, u32, NormalizedPage)>> = Mutex::new(None);
-    let (mut cursor, edge_seen) = match want_from {
-        Some(from) if from >= expected_edge => (from, false),
+    let (mut cursor, edge_seen) = match (want_from, shared.pool_cutoff(kind)) {
+        (Some(from), _) if from >= expected_edge => (from, false),
+        // Nothing older exists at the pool: page from its cut-off, no probe.
+        (from, Some(cutoff)) => (from.map_or(cutoff, |f| f.max(cutoff)), true),
         _ => {
             let bounds = SearchBounds {
                 lowest: want_from.unwrap_or(BITCOIN_START).max(BITCOIN_START),
