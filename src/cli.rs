@@ -93,6 +93,10 @@ pub struct IngestArgs {
     #[arg(long, value_name = "MIB", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub max_body_mib: u64,
 
+    /// Most requests one run makes, retries included; the run stops there, keeping what it fetched
+    #[arg(long, value_name = "N", default_value_t = 500_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_requests: u64,
+
     /// Most workers collected per account; a pool listing more is cut off there, with a warning
     #[arg(long, value_name = "N", default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub max_workers: u64,

@@ -72,6 +72,7 @@ pub fn ingest_options(
     client.rate_per_second = (args.rate > 0.0).then_some(args.rate);
     client.max_attempts = args.max_attempts;
     client.max_body_bytes = args.max_body_mib * 1024 * 1024;
+    client.max_requests = args.max_requests;
     Ok(IngestOptions {
         db_path: db,
         client,

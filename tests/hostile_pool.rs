@@ -1225,3 +1225,51 @@ async fn a_pool_echoing_the_request_in_its_error_leaks_no_key() {
     drop(conn);
     assert!(!key_in_database(&planted, ODD_KEY).is_empty());
 }
+
+/// One point an answer, whatever was asked, and history back to 2009: paging would go on for
+/// hours. The run stops at its request budget, keeps what it fetched, and says so in one line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_trickling_one_point_an_answer_stops_at_the_request_budget() {
+    let pool = start(Pool::new(
+        KEY,
+        2,
+        listing(vec![1, 2]),
+        Box::new(
+            |request: &HistoryRequest, _: &Uri, _: &HashMap<String, String>| {
+                let first =
+                    (request.start_ts + request.step - 1).div_euclid(request.step) * request.step;
+                let tickers = if first <= current_slot(request.step) {
+                    vec![json!([first.to_string(), "1.5", "0.1"])]
+                } else {
+                    Vec::new()
+                };
+                shares("T", tickers)
+            },
+        ),
+    ))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("budget.db");
+    let mut options = options(&pool.url, KEY, &db);
+    options.client.max_requests = 300;
+    let error = bounded(30, ingest::run(options))
+        .await
+        .expect_err("the budget ends the run");
+    let text = error.to_string();
+    assert!(text.contains("--max-requests"), "{text}");
+    let conn = Connection::open(&db).unwrap();
+    let (status, stored_error, requests): (String, String, i64) = conn
+        .query_row(
+            "SELECT status, error, requests FROM ingest_runs ORDER BY run_id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(status, "failed");
+    assert_eq!(stored_error, text);
+    assert_eq!(requests, 300, "no request past the budget");
+    let rows: i64 = conn
+        .query_row("SELECT count(*) FROM tickers", [], |r| r.get(0))
+        .unwrap();
+    assert!(rows > 0, "what was fetched is kept");
+}

@@ -47,7 +47,13 @@ pub struct ClientConfig {
     pub max_backoff: Duration,
     /// Largest response body accepted, counted after gzip decompression.
     pub max_body_bytes: u64,
+    /// Requests one run may make at most, retries included: a pool that keeps finding more to
+    /// serve cannot keep the run going forever.
+    pub max_requests: u64,
 }
+
+/// The default request budget: over a hundred times a 1,000-worker backfill (about 4,000).
+pub const DEFAULT_MAX_REQUESTS: u64 = 500_000;
 
 impl ClientConfig {
     pub fn new(base_url: &str, access_key: AccessKey) -> ClientConfig {
@@ -60,6 +66,7 @@ impl ClientConfig {
             backoff_base: Duration::from_millis(250),
             max_backoff: Duration::from_secs(30),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_requests: DEFAULT_MAX_REQUESTS,
         }
     }
 }
@@ -201,7 +208,13 @@ impl PoolClient {
             if let Some(limiter) = &self.limiter {
                 limiter.until_ready().await;
             }
-            self.counters.requests.fetch_add(1, Ordering::Relaxed);
+            if self.counters.requests.fetch_add(1, Ordering::Relaxed) >= self.config.max_requests {
+                self.counters.requests.fetch_sub(1, Ordering::Relaxed);
+                return Err(ApiError::RequestBudget {
+                    endpoint: label,
+                    limit: self.config.max_requests,
+                });
+            }
             let outcome = match self.get_once(&label, path, puid, params).await {
                 Ok(body) => parse(&label, &body),
                 Err(e) => Err(e),

@@ -40,6 +40,9 @@ pub enum ApiError {
     /// A redirect that was not followed (another origin, or too many); `detail` names no URL.
     #[error("{endpoint}: {detail}")]
     Redirect { endpoint: String, detail: String },
+    /// The run used up its request budget (`ClientConfig::max_requests`).
+    #[error("{endpoint}: not sent: the run made {limit} requests, its limit (--max-requests); what was fetched is committed")]
+    RequestBudget { endpoint: String, limit: u64 },
     /// Retries ran out; `last` is the final failure.
     #[error("{last} (gave up after {attempts} attempts)")]
     GaveUp { attempts: u32, last: Box<ApiError> },
@@ -83,7 +86,7 @@ impl ApiError {
             // likely the same next time, and each try may download the whole cap; a few tries.
             ApiError::BodyTooLarge { .. } => Disposition::Doubtful,
             // Following it would hand the key to another host; no retry changes where it points.
-            ApiError::Redirect { .. } => Disposition::Permanent,
+            ApiError::Redirect { .. } | ApiError::RequestBudget { .. } => Disposition::Permanent,
             ApiError::GaveUp { .. } => Disposition::Permanent,
         }
     }
@@ -140,6 +143,10 @@ impl ApiError {
                 endpoint: scrub(endpoint),
             },
             ApiError::BodyTooLarge { endpoint, limit } => ApiError::BodyTooLarge {
+                endpoint: scrub(endpoint),
+                limit,
+            },
+            ApiError::RequestBudget { endpoint, limit } => ApiError::RequestBudget {
                 endpoint: scrub(endpoint),
                 limit,
             },
