@@ -60,6 +60,8 @@ pub fn init(quiet: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(ScrubbingStderr)
+        // Colour only for a person at a terminal; cron mail and log files get plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .compact()
         .try_init();

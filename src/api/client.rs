@@ -269,6 +269,8 @@ impl PoolClient {
                 ("puid", &puid.to_string()),
             ])
             .query(params)
+            // Decompressed here, not by reqwest, so both sizes can be capped.
+            .header(reqwest::header::ACCEPT_ENCODING, "gzip")
             .send()
             .await
             .map_err(|e| match refused_redirect(&e) {
@@ -287,6 +289,12 @@ impl PoolClient {
         let body = match read_body_capped(response, self.config.max_body_bytes).await {
             Ok(body) => body,
             Err(BodyError::Transport(e)) => return Err(transport(e)),
+            Err(BodyError::Gzip(e)) => {
+                return Err(ApiError::Malformed {
+                    endpoint: label.to_owned(),
+                    detail: format!("the gzip body does not inflate: {e}"),
+                })
+            }
             // An error status keeps its HTTP meaning (and Retry-After); its body is only a hint.
             Err(BodyError::TooLarge) if !status.is_success() => {
                 return Err(ApiError::Http {
@@ -341,16 +349,23 @@ impl PoolClient {
 enum BodyError {
     TooLarge,
     Transport(reqwest::Error),
+    /// Sent as gzip, but not valid gzip (or cut short).
+    Gzip(std::io::Error),
 }
 
-/// Reads the body chunk by chunk and stops as soon as it passes `max_bytes`. With gzip, reqwest
-/// hands us decompressed chunks, so this bounds the inflated size; the compressed bytes read
-/// are bounded too, since the decoder only reads input as it produces the output we count.
+/// Reads the body chunk by chunk and stops as soon as it passes `max_bytes`; a gzip body is then
+/// inflated, again no further than `max_bytes`. Both the bytes read from the pool and the bytes
+/// they inflate to are capped: a decoder fed by the network would read empty deflate blocks or
+/// a huge gzip header for ever without producing a byte to count.
 async fn read_body_capped(
     mut response: reqwest::Response,
     max_bytes: u64,
 ) -> Result<Vec<u8>, BodyError> {
-    // Known only without gzip (reqwest drops the header when it decompresses).
+    let gzip = response
+        .headers()
+        .get(reqwest::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"));
     let declared = response.content_length();
     if declared.is_some_and(|length| length > max_bytes) {
         return Err(BodyError::TooLarge);
@@ -363,7 +378,19 @@ async fn read_body_capped(
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(body)
+    if !gzip {
+        return Ok(body);
+    }
+    use std::io::Read as _;
+    let mut inflated = Vec::with_capacity(body.len().saturating_mul(4).min(MIB as usize));
+    flate2::read::MultiGzDecoder::new(body.as_slice())
+        .take(max_bytes + 1)
+        .read_to_end(&mut inflated)
+        .map_err(BodyError::Gzip)?;
+    if inflated.len() as u64 > max_bytes {
+        return Err(BodyError::TooLarge);
+    }
+    Ok(inflated)
 }
 
 /// "16 MiB" when the size is whole mebibytes, else bytes.

@@ -135,9 +135,9 @@ pub fn render_err_msg(err_msg: Option<&serde_json::Value>) -> String {
         }
     }
     let text = err_msg.map(flat).unwrap_or_default();
-    let text: String = text
+    // Shown escaped, not dropped: the user sees the pool sent something odd.
+    let text: String = crate::report::render::escape_controls(&text)
         .chars()
-        .filter(|c| !c.is_control())
         .take(2_000)
         .collect();
     if text.trim().is_empty() {

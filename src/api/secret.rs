@@ -84,30 +84,22 @@ pub fn redact(text: &str, secret: &str) -> String {
     clean
 }
 
-/// Length of the occurrence of `secret` at the start of `text`, each byte raw or as `%XX`.
+/// Length of the occurrence of `secret` at the start of `text`, each byte raw, as `%XX`, or as
+/// `%25XX` (a URL encoded once more, as when a pool echoes it inside another query string).
 fn encoded_occurrence_len(text: &[u8], secret: &[u8]) -> Option<usize> {
-    let mut consumed = 0;
-    for (index, &wanted) in secret.iter().enumerate() {
-        let rest = &text[consumed..];
-        let first = *rest.first()?;
-        let literal = first == wanted || (wanted == b' ' && first == b'+');
-        let encoded = first == b'%' && rest.get(1..3).and_then(decode_hex_pair) == Some(wanted);
-        match (literal, encoded) {
-            (true, true) => {
-                // A `%` in the key, and `%25` in the text: it may be either, so try both.
-                let after = &secret[index + 1..];
-                return encoded_occurrence_len(&rest[1..], after)
-                    .map(|len| consumed + 1 + len)
-                    .or_else(|| {
-                        encoded_occurrence_len(&rest[3..], after).map(|len| consumed + 3 + len)
-                    });
-            }
-            (true, false) => consumed += 1,
-            (false, true) => consumed += 3,
-            (false, false) => return None,
-        }
-    }
-    Some(consumed)
+    let Some((&wanted, after)) = secret.split_first() else {
+        return Some(0);
+    };
+    let first = *text.first()?;
+    let literal = first == wanted || (wanted == b' ' && first == b'+');
+    let encoded = first == b'%' && text.get(1..3).and_then(decode_hex_pair) == Some(wanted);
+    let twice = text.get(..3) == Some(b"%25".as_slice())
+        && text.get(3..5).and_then(decode_hex_pair) == Some(wanted);
+    // A `%` in the key and `%25` in the text may be either: each reading is tried.
+    [(literal, 1), (encoded, 3), (twice, 5)]
+        .into_iter()
+        .filter(|(matches, _)| *matches)
+        .find_map(|(_, width)| encoded_occurrence_len(&text[width..], after).map(|len| width + len))
 }
 
 fn decode_hex_pair(pair: &[u8]) -> Option<u8> {

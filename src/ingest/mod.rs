@@ -183,17 +183,13 @@ pub async fn run(options: IngestOptions) -> Result<IngestSummary, IngestError> {
         .now
         .unwrap_or_else(|| chrono::Utc::now().timestamp());
     let client = Arc::new(PoolClient::new(options.client.clone()).map_err(IngestError::Config)?);
-    let db_path = options.db_path.clone();
-    let wait = options.wait_for_lock;
-    let _lock = tokio::task::spawn_blocking(move || lock::acquire(&db_path, wait))
-        .await
-        .map_err(|_| IngestError::WriterGone)??;
+    let stop = stop_signal(options.handle_signals);
+    tokio::pin!(stop);
+    let _lock = take_lock(&options, stop.as_mut()).await?;
     let mut store = Store::open(&options.db_path)?;
     let run_id = store.begin_run(&options.puids, now)?;
 
     let shared = Arc::new(FetchShared::default());
-    let stop = stop_signal(options.handle_signals);
-    tokio::pin!(stop);
     let mut summary = IngestSummary {
         run_id,
         accounts: options.puids.len(),
@@ -231,6 +227,34 @@ pub async fn run(options: IngestOptions) -> Result<IngestSummary, IngestError> {
     match failure {
         Some(error) => Err(error),
         None => Ok(summary),
+    }
+}
+
+/// The database's ingest lock; with `--wait`, asked again every half second until it is free
+/// (a signal ends the wait: nothing was written yet).
+async fn take_lock(
+    options: &IngestOptions,
+    mut stop: std::pin::Pin<&mut impl std::future::Future<Output = Interrupted>>,
+) -> Result<crate::store::IngestLock, IngestError> {
+    let mut said_waiting = false;
+    loop {
+        let db_path = options.db_path.clone();
+        let attempt = tokio::task::spawn_blocking(move || lock::acquire(&db_path, false))
+            .await
+            .map_err(|_| IngestError::WriterGone)?;
+        match attempt {
+            Err(LockError::Held { since, .. }) if options.wait_for_lock => {
+                if !said_waiting {
+                    tracing::info!("waiting for another ingest, running since {since}");
+                    said_waiting = true;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+                    signal = stop.as_mut() => return Err(IngestError::Interrupted(signal)),
+                }
+            }
+            other => return Ok(other?),
+        }
     }
 }
 

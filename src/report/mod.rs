@@ -66,11 +66,9 @@ pub enum ReportError {
     WriteAttempt,
     #[error("query failed: {0}")]
     Sql(#[from] rusqlite::Error),
-    #[error("cannot write {path}: {source}")]
-    Write {
-        path: String,
-        source: std::io::Error,
-    },
+    /// Not a `source`: the line already says what the OS said.
+    #[error("cannot write {path}: {}", output::io_message(error))]
+    Write { path: String, error: std::io::Error },
     #[error("refusing to write {0}: it is a symbolic link (remove it, or choose another --out)")]
     Symlink(String),
     /// Carries the I/O error's text, not the error itself, so it is said once.

@@ -578,9 +578,9 @@ with a high rate does not dominate.";
 /// Writes the report files and returns their paths (HTML, Markdown, then CSVs).
 pub fn write(conn: &Connection, args: &MonthlyArgs, now: i64) -> Result<Vec<PathBuf>, ReportError> {
     let data = gather(conn, &args.month, args.puid, args.top, now)?;
-    std::fs::create_dir_all(&args.out).map_err(|source| ReportError::Write {
+    std::fs::create_dir_all(&args.out).map_err(|error| ReportError::Write {
         path: args.out.display().to_string(),
-        source,
+        error,
     })?;
     let base = format!("poolhist-{}", data.month);
     let mut written = Vec::new();
@@ -608,9 +608,9 @@ pub fn write(conn: &Connection, args: &MonthlyArgs, now: i64) -> Result<Vec<Path
 fn write_private(path: &Path, contents: &str) -> Result<(), ReportError> {
     use std::io::Write as _;
     let shown = || path.display().to_string();
-    let err = |source| ReportError::Write {
+    let err = |error| ReportError::Write {
         path: shown(),
-        source,
+        error,
     };
     if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
         return Err(ReportError::Symlink(shown()));
@@ -645,9 +645,9 @@ fn sync_directory(dir: &Path) -> Result<(), ReportError> {
     #[cfg(unix)]
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(|source| ReportError::Write {
+        .map_err(|error| ReportError::Write {
             path: dir.display().to_string(),
-            source,
+            error,
         })?;
     #[cfg(not(unix))]
     let _ = dir;

@@ -260,7 +260,7 @@ pub fn escape_controls(s: &str) -> Cow<'_, str> {
 /// C0, DEL and C1 controls, and the bidirectional controls that reorder how text is displayed.
 pub fn is_hidden_control(c: char) -> bool {
     c.is_control()
-        || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// serde_json escapes C0 controls only; DEL, C1 and bidi controls become `\uXXXX` escapes too,

@@ -45,6 +45,8 @@ pub enum StoreError {
     },
     #[error("cannot migrate database {path}: {message}")]
     Migrate { path: PathBuf, message: String },
+    #[error("{path} holds no poolhist data yet: run `poolhist ingest` first")]
+    NoData { path: PathBuf },
     #[error("database {path}: {source}")]
     Sql {
         path: PathBuf,
@@ -100,6 +102,11 @@ pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
     }
     let conn = open_sqlite_read_only(path)?;
     let found = schema_version(&conn, path)?;
+    if found == 0 {
+        return Err(StoreError::NoData {
+            path: path.to_owned(),
+        });
+    }
     let known = known_schema_version();
     if found > 0 && found < known {
         // Readers never write, and an ingest may be running: the next ingest upgrades it.
@@ -143,41 +150,59 @@ enum Found {
 }
 
 /// Reads the file's header rather than opening it with SQLite, because opening a WAL-mode file
-/// can create `-wal`/`-shm` files beside it. Only when a `-wal` file holds commits (the main file
-/// alone may be stale) is SQLite asked, on a read-only connection.
+/// can create `-wal`/`-shm` files beside it. When the main file says nothing (a database never
+/// checkpointed) and a `-wal` file holds commits, the newest copy of page 1 in the WAL says it.
 fn inspect(path: &Path) -> Result<Found, StoreError> {
     use std::io::Read as _;
-    const HEADER: usize = 108; // the 100-byte database header + the schema page's b-tree header
     let read_err = |source| StoreError::Read {
         path: path.to_owned(),
         source,
     };
-    let mut wal = path.as_os_str().to_owned();
-    wal.push("-wal");
-    let wal_has_commits = std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0);
     let file = match std::fs::File::open(path) {
         Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Found::Missing),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if std::fs::symlink_metadata(path).is_ok() {
+                return Err(StoreError::NotOurs {
+                    path: path.to_owned(),
+                    why: "it is a symbolic link to a file that does not exist; give the real path",
+                });
+            }
+            return Ok(Found::Missing);
+        }
         Err(e) => return Err(read_err(e)),
     };
-    if wal_has_commits {
-        drop(file);
-        open_sqlite_read_only(path)?;
-        return Ok(Found::Ours);
-    }
     let mut header = Vec::with_capacity(HEADER);
     file.take(HEADER as u64)
         .read_to_end(&mut header)
         .map_err(read_err)?;
-    let not_ours = |why| StoreError::NotOurs {
+    let judged = judge_header(&header).map_err(|why| StoreError::NotOurs {
         path: path.to_owned(),
         why,
-    };
+    })?;
+    if !matches!(judged, Found::Empty | Found::Unclaimed) {
+        return Ok(judged);
+    }
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    match newest_wal_page_one(Path::new(&wal)).map_err(read_err)? {
+        Some(page) => judge_header(&page).map_err(|why| StoreError::NotOurs {
+            path: path.to_owned(),
+            why,
+        }),
+        None => Ok(judged),
+    }
+}
+
+/// The 100-byte database header and the schema page's b-tree header.
+const HEADER: usize = 108;
+
+/// What a database header (page 1's first bytes) says about whose file it is.
+fn judge_header(header: &[u8]) -> Result<Found, &'static str> {
     if header.is_empty() {
         return Ok(Found::Empty);
     }
     if header.len() < HEADER || !header.starts_with(b"SQLite format 3\0") {
-        return Err(not_ours("it is not a SQLite database"));
+        return Err("it is not a SQLite database");
     }
     let application_id = i64::from(u32::from_be_bytes([
         header[68], header[69], header[70], header[71],
@@ -185,15 +210,61 @@ fn inspect(path: &Path) -> Result<Found, StoreError> {
     if application_id == APPLICATION_ID {
         return Ok(Found::Ours);
     }
+    if application_id != 0 {
+        return Err("it carries another application's id");
+    }
     // The schema table's root page: a leaf (type 13) with no cells holds no table at all.
     let schema_entries = u16::from_be_bytes([header[103], header[104]]);
     if header[100] == 13 && schema_entries == 0 {
         Ok(Found::Unclaimed)
     } else {
-        Err(not_ours(
-            "it holds other tables and no poolhist application id",
-        ))
+        Err("it holds other tables and no poolhist application id")
     }
+}
+
+/// The start of the newest copy of page 1 in a WAL file (32-byte header, then frames of a
+/// 24-byte header and one page), read by hand so nothing is created beside the database.
+fn newest_wal_page_one(wal: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::{Read as _, Seek as _, SeekFrom};
+    let mut file = match std::fs::File::open(wal) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let length = file.metadata()?.len();
+    let mut wal_header = [0u8; 32];
+    if length < 32 || file.read_exact(&mut wal_header).is_err() {
+        return Ok(None);
+    }
+    let page_size = u64::from(u32::from_be_bytes([
+        wal_header[8],
+        wal_header[9],
+        wal_header[10],
+        wal_header[11],
+    ]));
+    if !(512..=65_536).contains(&page_size) {
+        return Ok(None);
+    }
+    let mut newest = None;
+    let mut frame = 32u64;
+    while frame + 24 + page_size <= length {
+        let mut frame_header = [0u8; 24];
+        file.seek(SeekFrom::Start(frame))?;
+        file.read_exact(&mut frame_header)?;
+        if u32::from_be_bytes([
+            frame_header[0],
+            frame_header[1],
+            frame_header[2],
+            frame_header[3],
+        ]) == 1
+        {
+            let mut page = vec![0u8; HEADER];
+            file.read_exact(&mut page)?;
+            newest = Some(page);
+        }
+        frame += 24 + page_size;
+    }
+    Ok(newest)
 }
 
 /// The highest migration version this binary embeds.
@@ -276,6 +347,12 @@ fn check_ownership(conn: &Connection, path: &Path) -> Result<(), StoreError> {
         })?;
     if app_id == APPLICATION_ID {
         return Ok(());
+    }
+    if app_id != 0 {
+        return Err(StoreError::NotOurs {
+            path: path.to_owned(),
+            why: "it carries another application's id",
+        });
     }
     let tables: i64 = conn
         .query_row(
