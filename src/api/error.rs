@@ -161,6 +161,17 @@ impl ApiError {
         }
     }
 
+    /// A failure of one answer (too large, unreadable, an unknown pool error) rather than of
+    /// the pool or the key: the other series may still be collected.
+    pub fn concerns_one_answer(&self) -> bool {
+        match self {
+            ApiError::GaveUp { last, .. } => last.concerns_one_answer(),
+            ApiError::BodyTooLarge { .. } | ApiError::Malformed { .. } => true,
+            ApiError::Pool { .. } => self.disposition() == Disposition::Doubtful,
+            _ => false,
+        }
+    }
+
     /// The last failure was an empty `data`, after every retry.
     pub fn is_empty_data(&self) -> bool {
         match self {

@@ -132,6 +132,8 @@ pub enum IngestError {
     WriterGone,
     #[error("{0}")]
     Interrupted(Interrupted),
+    #[error("{count} series not collected this run (all others were); the first: {first}")]
+    SeriesNotCollected { count: u64, first: ApiError },
 }
 
 /// The run was stopped by a signal; what had been fetched is committed.
@@ -199,10 +201,17 @@ pub async fn run(options: IngestOptions) -> Result<IngestSummary, IngestError> {
         fetch_everything(&options, now, &client, store, &shared, &mut summary, stop).await;
     let mut store = store?;
 
-    let (counts, failure) = match outcome {
+    let (counts, mut failure) = match outcome {
         Ok(counts) => (counts, None),
         Err((counts, error)) => (counts, Some(error)),
     };
+    if failure.is_none() {
+        if let Ok(mut failed) = shared.series_failed.lock() {
+            if let (count @ 1.., Some(first)) = (failed.0, failed.1.take()) {
+                failure = Some(IngestError::SeriesNotCollected { count, first });
+            }
+        }
+    }
     summary.requests = client.requests();
     summary.retries = client.retries();
     summary.tickers_fetched = shared.tickers_fetched.load(Ordering::Relaxed);

@@ -34,6 +34,9 @@ pub struct FetchShared {
     pub empty_windows: AtomicU64,
     /// Series whose `--since` reached before what the pool keeps.
     pub since_before_retention: AtomicU64,
+    /// Series left out of this run because one answer could not be taken, and the first error.
+    pub series_failed: Mutex<(u64, Option<ApiError>)>,
+    series_failed_in_a_row: AtomicU64,
     /// Per account and dimension: the newest slot the account series served this run.
     horizons: Mutex<HashMap<(i64, Dimension), i64>>,
     /// Per kind of series: the oldest first point of a series whose start was seen this run.
@@ -207,9 +210,33 @@ pub async fn fetch_series(
             shared.series_skipped.fetch_add(1, Ordering::Relaxed);
             Ok(())
         }
+        Err(FetchError::Api(error)) if error.concerns_one_answer() => {
+            // One oversized or unreadable answer costs its series, not the night's run; a pool
+            // failing series after series is broken, and the run stops.
+            let in_a_row = shared
+                .series_failed_in_a_row
+                .fetch_add(1, Ordering::Relaxed)
+                + 1;
+            if in_a_row >= FAILED_SERIES_IN_A_ROW {
+                return Err(FetchError::Api(error));
+            }
+            tracing::warn!("this series is not collected this run: {error}");
+            if let Ok(mut failures) = shared.series_failed.lock() {
+                failures.0 += 1;
+                failures.1.get_or_insert(error);
+            }
+            Ok(())
+        }
+        Ok(()) => {
+            shared.series_failed_in_a_row.store(0, Ordering::Relaxed);
+            Ok(())
+        }
         other => other,
     }
 }
+
+/// Series failing one after another before the run gives up on the pool.
+const FAILED_SERIES_IN_A_ROW: u64 = 3;
 
 /// Pages one series forward from where it starts (learned from the pool's answers when it is
 /// new or its last run lies before what the pool keeps) up to now. A page's watermark never
