@@ -874,6 +874,7 @@ fn fetch_only(
                 worker_id: r.get(2)?,
                 dimension: Dimension::parse(&dimension).unwrap_or(Dimension::Hour),
                 watermark_ts: None,
+                stored: None,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?

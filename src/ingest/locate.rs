@@ -19,8 +19,8 @@ pub struct SearchBounds {
     pub lowest: i64,
     /// Where history is expected to start (learned, else the documented retention).
     pub expected_edge: i64,
-    /// This run already saw a series of the same kind start at `expected_edge`: a series that
-    /// starts there too needs no second look.
+    /// This run already saw a series of the same kind start at `expected_edge` (and checked
+    /// the window before it): a series starting there or later needs no second look.
     pub edge_confirmed: bool,
     /// The newest slot worth asking for (the pool's publication horizon, else our clock).
     pub newest: i64,
@@ -53,7 +53,7 @@ const MAX_PROBES: u32 = 64;
 /// What one window says about where history starts.
 enum Seen {
     /// Its first point is a slot or more after its start: history starts inside it.
-    StartInside { oldest: i64 },
+    StartInside,
     /// It has a point in its first slot (a pool keeping days in its own time zone puts it
     /// hours after the UTC day we asked from): history starts there or earlier.
     Point,
@@ -64,7 +64,7 @@ enum Seen {
 impl Seen {
     fn read(answer: Probe, start: i64, step: i64) -> Seen {
         match answer.oldest {
-            Some(oldest) if oldest >= start + step => Seen::StartInside { oldest },
+            Some(oldest) if oldest >= start + step => Seen::StartInside,
             Some(_) => Seen::Point,
             None => Seen::Empty {
                 until: start + answer.slots.max(1) * step,
@@ -97,19 +97,18 @@ where
     // No point before `empty_from` (down to `lowest`); a point at `known_point`, if any.
     let mut jump = window_slots().max(1) * step;
     let (mut empty_from, mut known_point) = match Seen::read(probe(first).await?, first, step) {
-        Seen::StartInside { oldest }
-            if first == bounds.lowest
-                || (bounds.edge_confirmed && oldest == bounds.expected_edge) =>
-        {
+        // Nothing before the slot this run saw another series of the kind start on (a series
+        // starting later joined later).
+        Seen::StartInside if first == bounds.lowest || bounds.edge_confirmed => {
             return found(first, true)
         }
-        // Where a guess put the start, one window further back tells a start from a hole
+        // Where only a guess put the start, one window further back tells a start from a hole
         // (a worker silent for a while, nulls at the pool): one request.
-        Seen::StartInside { .. } => {
+        Seen::StartInside => {
             let before = (first - jump).max(bounds.lowest);
             match Seen::read(probe(before).await?, before, step) {
                 Seen::Empty { .. } => return found(first, true),
-                Seen::StartInside { .. } => return found(before, true),
+                Seen::StartInside => return found(before, true),
                 Seen::Point if before == bounds.lowest => return found(before, false),
                 Seen::Point => (None, Some(before)),
             }
@@ -133,7 +132,7 @@ where
             (None, None) => break,
         };
         match Seen::read(probe(start).await?, start, step) {
-            Seen::StartInside { .. } => return found(start, true),
+            Seen::StartInside => return found(start, true),
             Seen::Point if start == bounds.lowest => return found(start, false),
             Seen::Point => {
                 known_point = Some(start);

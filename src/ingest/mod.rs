@@ -341,8 +341,13 @@ async fn fetch_everything(
 
     // Account series first: they show where the pool's clock stands (its publication horizon)
     // and how many slots one request gets, which then lets empty worker pages advance safely.
+    // The account's hourly series before its daily one: the hourly clock tells whether the
+    // pool's newest day is over.
+    let (account_hourly, account_daily): (Vec<SeriesJob>, Vec<SeriesJob>) = account_jobs
+        .into_iter()
+        .partition(|job| job.state.dimension == crate::api::Dimension::Hour);
     let fetch_all = async {
-        for jobs in [account_jobs, worker_jobs] {
+        for jobs in [account_hourly, account_daily, worker_jobs] {
             fetch_jobs(jobs, options.concurrency, now, client, shared, &sender).await?;
         }
         Ok(())

@@ -36,23 +36,13 @@ pub struct FetchShared {
     pub since_before_retention: AtomicU64,
     /// Series left out of this run because one answer could not be taken, and the first error.
     pub series_failed: Mutex<(u64, Option<ApiError>)>,
-    series_failed_in_a_row: AtomicU64,
     /// Per account and dimension: the newest slot the account series served this run.
     horizons: Mutex<HashMap<(i64, Dimension), i64>>,
     /// Per kind of series: the oldest first point of a series whose start was seen this run.
-    history_starts: Mutex<HashMap<SeriesKind, HistoryStart>>,
+    history_starts: Mutex<HashMap<SeriesKind, i64>>,
+    /// Kinds of series whose pool was seen deleting history it had served: it keeps less now.
+    shrunk: Mutex<std::collections::HashSet<SeriesKind>>,
 }
-
-/// The oldest first point of a kind of series this run, and how many series started there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct HistoryStart {
-    ts: i64,
-    series: u32,
-}
-
-/// Series of one kind that must start on the same slot before it is taken for the pool's
-/// cut-off (one series may have joined late; several at once, from the oldest ids, did not).
-const SERIES_AGREEING_ON_A_CUTOFF: u32 = 3;
 
 /// Series that share what the pool keeps: an account's own, or its workers', at one dimension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -87,33 +77,21 @@ impl FetchShared {
     /// Where the pool's history of this kind of series starts, as seen this run.
     pub fn history_start(&self, kind: SeriesKind) -> Option<i64> {
         let starts = self.history_starts.lock().ok()?;
-        starts.get(&kind).map(|start| start.ts)
+        starts.get(&kind).copied()
     }
 
-    /// Where the pool cuts this kind of series off, once enough series agreed on it.
-    fn pool_cutoff(&self, kind: SeriesKind) -> Option<i64> {
-        let starts = self.history_starts.lock().ok()?;
-        starts
-            .get(&kind)
-            .filter(|start| start.series >= SERIES_AGREEING_ON_A_CUTOFF)
-            .map(|start| start.ts)
+    /// The pool deleted this kind's history up to `first`: that is where it starts now.
+    fn learn_deletion(&self, kind: SeriesKind, first: i64) {
+        if let Ok(mut shrunk) = self.shrunk.lock() {
+            shrunk.insert(kind);
+        }
+        self.learn_history_start(kind, first);
     }
 
     fn learn_history_start(&self, kind: SeriesKind, first: i64) {
         if let Ok(mut starts) = self.history_starts.lock() {
-            let start = starts.entry(kind).or_insert(HistoryStart {
-                ts: first,
-                series: 0,
-            });
-            if first < start.ts {
-                *start = HistoryStart {
-                    ts: first,
-                    series: 0,
-                };
-            }
-            if first == start.ts {
-                start.series += 1;
-            }
+            let start = starts.entry(kind).or_insert(first);
+            *start = (*start).min(first);
         }
     }
 
@@ -125,6 +103,7 @@ impl FetchShared {
             .lock()
             .map(|s| s.clone())
             .unwrap_or_default();
+        let shrunk = self.shrunk.lock().map(|s| s.clone()).unwrap_or_default();
         let mut kinds: Vec<SeriesKind> = starts.keys().copied().collect();
         for &(puid, dimension) in horizons.keys() {
             for is_worker in [false, true] {
@@ -143,7 +122,7 @@ impl FetchShared {
             .map(|kind| {
                 let step = kind.dimension.step_seconds();
                 let newest = horizons.get(&(kind.puid, kind.dimension)).copied();
-                let oldest = starts.get(&kind).map(|start| start.ts);
+                let oldest = starts.get(&kind).copied();
                 let through = newest.unwrap_or_else(|| plan::floor_to_step(now, kind.dimension));
                 PoolKnowledge {
                     puid: kind.puid,
@@ -152,6 +131,7 @@ impl FetchShared {
                     retention_slots: oldest.map(|first| (through - first) / step + 1),
                     oldest_served_ts: oldest,
                     newest_served_ts: newest,
+                    shrank: shrunk.contains(&kind),
                 }
             })
             .collect()
@@ -212,31 +192,30 @@ pub async fn fetch_series(
         }
         Err(FetchError::Api(error)) if error.concerns_one_answer() => {
             // One oversized or unreadable answer costs its series, not the night's run; a pool
-            // failing series after series is broken, and the run stops.
-            let in_a_row = shared
-                .series_failed_in_a_row
-                .fetch_add(1, Ordering::Relaxed)
-                + 1;
-            if in_a_row >= FAILED_SERIES_IN_A_ROW {
+            // failing more series than it serves is broken, and the run stops.
+            let failed = match shared.series_failed.lock() {
+                Ok(mut failures) => {
+                    failures.0 += 1;
+                    if failures.1.is_none() {
+                        failures.1 = Some(error.clone());
+                    }
+                    failures.0
+                }
+                Err(_) => u64::MAX,
+            };
+            let collected = shared.series_done.load(Ordering::Relaxed);
+            if failed >= BROKEN_POOL_FAILURES && failed > collected {
                 return Err(FetchError::Api(error));
             }
             tracing::warn!("this series is not collected this run: {error}");
-            if let Ok(mut failures) = shared.series_failed.lock() {
-                failures.0 += 1;
-                failures.1.get_or_insert(error);
-            }
-            Ok(())
-        }
-        Ok(()) => {
-            shared.series_failed_in_a_row.store(0, Ordering::Relaxed);
             Ok(())
         }
         other => other,
     }
 }
 
-/// Series failing one after another before the run gives up on the pool.
-const FAILED_SERIES_IN_A_ROW: u64 = 3;
+/// Failed series, when more than the series collected, that show the pool itself is broken.
+const BROKEN_POOL_FAILURES: u64 = 3;
 
 /// Pages one series forward from where it starts (learned from the pool's answers when it is
 /// new or its last run lies before what the pool keeps) up to now. A page's watermark never
@@ -269,16 +248,21 @@ async fn fetch_series_pages(
         .unwrap_or_else(|| newest_slot - (i64::from(job.retention_slots.max(1)) - 1) * step);
     let watermark = job.state.watermark_ts;
     let want_from = match watermark {
-        Some(w) => Some(w - plan::late_window_slots(dimension) * step),
+        // The late window, but never before the oldest point stored (a `--since` start).
+        Some(w) => Some(
+            (w - plan::late_window_slots(dimension) * step).max(
+                job.state
+                    .stored
+                    .map_or(i64::MIN, |(oldest, _)| oldest.min(w + step)),
+            ),
+        ),
         None => job.since.map(|s| plan::floor_to_step(s, dimension)),
     };
 
     // A probe's answer, kept to serve as the first page when paging starts where it did.
     let probed: Mutex<Option<(i64, u32, NormalizedPage)>> = Mutex::new(None);
-    let (mut cursor, edge_seen) = match (want_from, shared.pool_cutoff(kind)) {
-        (Some(from), _) if from >= expected_edge => (from, false),
-        // Nothing older exists at the pool: page from its cut-off, no probe.
-        (from, Some(cutoff)) => (from.map_or(cutoff, |f| f.max(cutoff)), true),
+    let (mut cursor, edge_seen) = match want_from {
+        Some(from) if from >= expected_edge => (from, false),
         _ => {
             let bounds = SearchBounds {
                 lowest: want_from.unwrap_or(BITCOIN_START).max(BITCOIN_START),
@@ -310,6 +294,7 @@ async fn fetch_series_pages(
         }
     };
     let mut probed = probed.into_inner().ok().flatten();
+    let paging_from = cursor;
 
     let mut first_served: Option<i64> = None;
     let mut newest_served: Option<i64> = None;
@@ -365,7 +350,15 @@ async fn fetch_series_pages(
         cursor = next_cursor;
     }
 
-    let horizon = known_horizon.or(newest_served);
+    let mut horizon = known_horizon.or(newest_served);
+    if dimension == Dimension::Day {
+        // The pool's day under way, from its hourly clock: a pool that publishes a day only
+        // once it is over has no point for it, and its newest day is final.
+        if let Some(hour) = shared.publication_horizon(job.state.puid, Dimension::Hour) {
+            let day_under_way = plan::floor_to_step(hour, Dimension::Day);
+            horizon = Some(horizon.map_or(day_under_way, |h| h.max(day_under_way)));
+        }
+    }
     let mut last = pending.unwrap_or(PageWrite {
         series_id: job.state.series_id,
         dimension,
@@ -389,10 +382,19 @@ async fn fetch_series_pages(
     let oldest_live = last.tickers.iter().find(|t| t.provisional).map(|t| t.ts);
     last.finished_at = Some(now);
     last.stale_provisional_before = oldest_live.or(horizon);
-    if edge_seen {
-        if let Some(first) = first_served {
-            shared.learn_history_start(kind, first);
+    // Points stored from the window asked for, which the pool no longer serves while it serves
+    // newer ones: it deleted them, and its history of this kind now starts at `first_served`.
+    let deleted = match (job.state.stored, first_served) {
+        (Some((_, newest_stored)), Some(first)) => {
+            newest_stored >= paging_from && first > newest_stored
         }
+        _ => false,
+    };
+    let edge_seen = edge_seen || deleted;
+    if let (true, Some(first)) = (deleted, first_served) {
+        shared.learn_deletion(kind, first);
+    } else if let (true, Some(first)) = (edge_seen, first_served) {
+        shared.learn_history_start(kind, first);
     }
     // Expired: asked for since the watermark, and the pool's history of the series now starts
     // after it (a series with no point left: where its kind's history starts). Only where the

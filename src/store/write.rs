@@ -34,6 +34,8 @@ pub struct SeriesState {
     pub worker_id: Option<i64>,
     pub dimension: Dimension,
     pub watermark_ts: Option<i64>,
+    /// The oldest and newest point stored, if any.
+    pub stored: Option<(i64, i64)>,
 }
 
 /// What the pool showed of itself for one account and kind of series (account or worker
@@ -48,6 +50,9 @@ pub struct PoolKnowledge {
     pub oldest_served_ts: Option<i64>,
     /// The newest slot the pool has published (its clock, as the account series shows it).
     pub newest_served_ts: Option<i64>,
+    /// The pool was seen deleting history it had served: `retention_slots` replaces the stored
+    /// one instead of only raising it.
+    pub shrank: bool,
 }
 
 /// One normalized point, ready to store.
@@ -223,6 +228,7 @@ impl Store {
                     retention_slots: row.get(2)?,
                     oldest_served_ts: row.get(3)?,
                     newest_served_ts: row.get(4)?,
+                    shrank: false,
                 })
             })?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
@@ -245,11 +251,11 @@ impl Store {
                        oldest_served_ts, newest_served_ts, learned_at) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
                      ON CONFLICT (puid, scope, dimension) DO UPDATE SET \
-                       oldest_served_ts = CASE WHEN excluded.retention_slots > \
+                       oldest_served_ts = CASE WHEN ?8 OR excluded.retention_slots > \
                            IFNULL(retention_slots, 0) THEN excluded.oldest_served_ts \
                            ELSE oldest_served_ts END, \
-                       retention_slots = MAX(IFNULL(retention_slots, 0), \
-                           IFNULL(excluded.retention_slots, 0)), \
+                       retention_slots = CASE WHEN ?8 THEN excluded.retention_slots \
+                           ELSE MAX(IFNULL(retention_slots, 0), IFNULL(excluded.retention_slots, 0)) END, \
                        newest_served_ts = IFNULL(excluded.newest_served_ts, newest_served_ts), \
                        learned_at = excluded.learned_at",
                 )?;
@@ -262,7 +268,8 @@ impl Store {
                         k.retention_slots,
                         k.oldest_served_ts,
                         k.newest_served_ts,
-                        now
+                        now,
+                        k.shrank
                     ])?;
                 }
                 // A retention of 0 means "not learned".
@@ -354,8 +361,11 @@ fn series_states(
 ) -> rusqlite::Result<Vec<SeriesState>> {
     let listed: HashSet<i64> = workers.iter().map(|w| w.worker_id).collect();
     let mut query = tx.prepare_cached(
-        "SELECT series_id, worker_id, dimension, watermark_ts FROM series WHERE puid = ?1 \
-         ORDER BY worker_id IS NOT NULL, worker_id, dimension",
+        "SELECT s.series_id, s.worker_id, s.dimension, s.watermark_ts, \
+           (SELECT min(t.ts) FROM tickers t WHERE t.series_id = s.series_id), \
+           (SELECT max(t.ts) FROM tickers t WHERE t.series_id = s.series_id) \
+         FROM series s WHERE s.puid = ?1 \
+         ORDER BY s.worker_id IS NOT NULL, s.worker_id, s.dimension",
     )?;
     let rows = query.query_map([puid], |row| {
         let dimension: String = row.get(2)?;
@@ -365,6 +375,9 @@ fn series_states(
             worker_id: row.get(1)?,
             dimension: Dimension::parse(&dimension).unwrap_or(Dimension::Hour),
             watermark_ts: row.get(3)?,
+            stored: row
+                .get::<_, Option<i64>>(4)?
+                .zip(row.get::<_, Option<i64>>(5)?),
         })
     })?;
     let mut states = Vec::new();
