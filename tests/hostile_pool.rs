@@ -1,8 +1,10 @@
 //! End to end against a hostile or broken pool: a few axum handlers on loopback, ingested with
 //! `poolhist::ingest::run`. Each test is one finding: absurd points never stop the nightly job,
 //! only the windows asked for are stored, an endless worker list is cut off, oversized and
-//! gzip-bomb bodies fail the run cheaply, and the key never leaves the pool nor reaches the
-//! database.
+//! gzip-bomb bodies cost only their series (and little memory), a trickling pool stops at the
+//! request budget, and the key never leaves the pool nor reaches the database.
+
+mod common;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -16,6 +18,7 @@ use axum::http::{header, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use common::hand_pool::{json_body, ok, serve, Params, Served};
 use poolhist::api::{AccessKey, ClientConfig};
 use poolhist::ingest::{self, IngestError, IngestOptions, IngestSummary, PoolRetention};
 use rusqlite::types::ValueRef;
@@ -69,31 +72,7 @@ struct Pool {
 }
 
 /// The pool on loopback; stops when dropped.
-struct Running {
-    url: String,
-    pool: Arc<Pool>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
-type Params = Query<HashMap<String, String>>;
-
-fn json_body(value: Value) -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        value.to_string(),
-    )
-        .into_response()
-}
-
-fn ok(data: Value) -> Response {
-    json_body(json!({"err_no": 0, "data": data}))
-}
+type Running = Served<Pool>;
 
 fn denied() -> Response {
     json_body(json!({"err_no": 20001, "err_msg": "access key and puid do not match"}))
@@ -194,12 +173,7 @@ async fn start(pool: Pool) -> Running {
         .route("/v1/worker/share-history", get(account_history))
         .route("/v1/worker/{id}/share-history", get(worker_history))
         .with_state(Arc::clone(&pool));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/v1", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    Running { url, pool, server }
+    serve(pool, app).await
 }
 
 fn worker_json(id: i64) -> Value {

@@ -16,7 +16,8 @@ use axum::extract::{Path as UrlPath, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use common::{all_rows, close, ingest_options, start_pool, Row};
+use common::hand_pool::{json_body, ok, serve, Params, Served};
+use common::{all_rows, close, ingest_options, kept_slots, paging_minimum, start_pool, Row};
 use common::{DAY, HOUR, NOW};
 use poolhist::api::{AccessKey, ClientConfig, Dimension};
 use poolhist::ingest::{self, IngestError, IngestOptions, IngestSummary, PoolRetention};
@@ -158,20 +159,6 @@ impl HandPool {
     }
 }
 
-type Params = Query<HashMap<String, String>>;
-
-fn json_body(value: Value) -> Response {
-    (
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        value.to_string(),
-    )
-        .into_response()
-}
-
-fn ok(data: Value) -> Response {
-    json_body(json!({"err_no": 0, "data": data}))
-}
-
 fn puid_of(p: &HashMap<String, String>) -> i64 {
     p.get("puid").and_then(|v| v.parse().ok()).unwrap_or(0)
 }
@@ -264,17 +251,7 @@ async fn hp_worker_history(
     hp_history(&pool, Some(id), &p)
 }
 
-struct HandRunning {
-    url: String,
-    pool: Arc<HandPool>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for HandRunning {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
+type HandRunning = Served<HandPool>;
 
 async fn hand_start(pool: HandPool) -> HandRunning {
     let pool = Arc::new(pool);
@@ -285,12 +262,7 @@ async fn hand_start(pool: HandPool) -> HandRunning {
         .route("/v1/worker/share-history", get(hp_account_history))
         .route("/v1/worker/{id}/share-history", get(hp_worker_history))
         .with_state(Arc::clone(&pool));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/v1", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    HandRunning { url, pool, server }
+    serve(pool, app).await
 }
 
 fn hand_options(running: &HandRunning, db: &Path, now: i64) -> IngestOptions {
@@ -920,26 +892,6 @@ fn history_gaps_empty(db: &Path) -> bool {
 // ---------------------------------------------------------------------------------------------
 // 8. First-run cost at scale, on the simulator: 200 workers, the documented retention right, and
 // a pool keeping three times more. A second run right after changes nothing.
-
-fn kept_slots(config: &SimConfig, is_worker: bool, dimension: Dimension) -> i64 {
-    i64::from(match (is_worker, dimension) {
-        (true, Dimension::Hour) => config.worker_hours,
-        (false, Dimension::Hour) => config.account_hours,
-        (true, Dimension::Day) => config.worker_days,
-        (false, Dimension::Day) => config.account_days,
-    })
-}
-
-fn paging_minimum(config: &SimConfig, workers: i64) -> i64 {
-    let cap = i64::from(config.max_count);
-    let mut total = 0;
-    for dimension in Dimension::ALL {
-        let account = kept_slots(config, false, dimension) + 1;
-        let worker = kept_slots(config, true, dimension) + 1;
-        total += (account + cap - 1) / cap + workers * ((worker + cap - 1) / cap);
-    }
-    total
-}
 
 /// Every point the simulated pool keeps is stored, final and exact; the live one provisional.
 fn sim_problems(pool: &common::Pool, rows: &[Row]) -> Vec<String> {

@@ -7,23 +7,14 @@ mod common;
 use std::path::Path;
 
 use common::{
-    all_rows, assert_hourly_by_day_current, close, ingest_options, start_pool, Pool, Row,
+    all_rows, assert_hourly_by_day_current, close, ingest_options, kept_slots, paging_minimum,
+    start_pool, Pool, Row,
 };
 use common::{DAY, HOUR, NOW};
 use poolhist::api::Dimension;
 use poolhist::ingest::{self, IngestSummary};
 use poolhist::simulate::SimConfig;
 use rusqlite::Connection;
-
-/// The pool's retention, as the simulator keeps it (slots back from its current one).
-fn kept_slots(config: &SimConfig, is_worker: bool, dimension: Dimension) -> i64 {
-    i64::from(match (is_worker, dimension) {
-        (true, Dimension::Hour) => config.worker_hours,
-        (false, Dimension::Hour) => config.account_hours,
-        (true, Dimension::Day) => config.worker_days,
-        (false, Dimension::Day) => config.account_days,
-    })
-}
 
 /// Every completed slot the pool keeps at its own clock is stored, final and exact; its
 /// current slot, where it has a point, is stored provisional.
@@ -109,19 +100,6 @@ fn config(workers: u32) -> SimConfig {
         now: Some(NOW),
         ..SimConfig::default()
     }
-}
-
-/// Requests a series needs at least: its slots in pages of the pool's cap.
-fn paging_minimum(config: &SimConfig, workers: i64) -> i64 {
-    let cap = i64::from(config.max_count);
-    let mut total = 0;
-    for dimension in Dimension::ALL {
-        // One slot more than kept: the window reaches to the live slot.
-        let account = kept_slots(config, false, dimension) + 1;
-        let worker = kept_slots(config, true, dimension) + 1;
-        total += (account + cap - 1) / cap + workers * ((worker + cap - 1) / cap);
-    }
-    total
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,6 +15,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use common::hand_pool::{json_body, ok, serve, Params, Served};
 use common::{HOUR, NOW};
 use poolhist::api::{AccessKey, ClientConfig};
 use poolhist::ingest::{self, IngestOptions, PoolRetention};
@@ -30,20 +31,6 @@ const PAGE_CAP: usize = 2;
 #[derive(Default)]
 struct OtherPool {
     history_calls: AtomicU64,
-}
-
-type Params = Query<HashMap<String, String>>;
-
-fn json_body(value: Value) -> Response {
-    (
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        value.to_string(),
-    )
-        .into_response()
-}
-
-fn ok(data: Value) -> Response {
-    json_body(json!({"err_no": 0, "data": data}))
 }
 
 fn authorized(params: &HashMap<String, String>) -> bool {
@@ -160,20 +147,16 @@ async fn worker_history(
     }
 }
 
-async fn start() -> (String, tokio::task::JoinHandle<()>) {
+async fn start() -> Served<OtherPool> {
+    let pool = Arc::new(OtherPool::default());
     let app = Router::new()
         .route("/v1/worker", get(workers))
         .route("/v1/worker/groups", get(groups))
         .route("/v1/worker/stats", get(stats))
         .route("/v1/worker/share-history", get(account_history))
         .route("/v1/worker/{id}/share-history", get(worker_history))
-        .with_state(Arc::new(OtherPool::default()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/v1", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    (url, server)
+        .with_state(Arc::clone(&pool));
+    serve(pool, app).await
 }
 
 fn options(url: &str, db: &std::path::Path) -> IngestOptions {
@@ -196,7 +179,8 @@ fn options(url: &str, db: &std::path::Path) -> IngestOptions {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_reading_of_the_reference_loses_nothing() {
-    let (url, server) = start().await;
+    let pool = start().await;
+    let url = pool.url.clone();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("other.db");
 
@@ -253,5 +237,4 @@ async fn another_reading_of_the_reference_loses_nothing() {
     assert_eq!(second.counts.rows_new, 0, "{}", second.line());
     assert_eq!(second.counts.rows_updated, 0, "{}", second.line());
     assert!(second.tickers_fetched * 10 < first.tickers_fetched);
-    server.abort();
 }

@@ -16,10 +16,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::{Path as UrlPath, Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use common::{all_rows, close, ingest_options, start_pool, Pool, Row};
+use common::hand_pool::{json_body, ok, serve, Params, Served};
+use common::{all_rows, close, ingest_options, kept_slots, paging_minimum, start_pool, Pool, Row};
 use common::{DAY, HOUR, NOW};
 use poolhist::api::{AccessKey, ClientConfig, Dimension};
 use poolhist::ingest::{self, IngestOptions, IngestSummary, PoolRetention};
@@ -29,15 +30,6 @@ use serde_json::{json, Value};
 
 // ---------------------------------------------------------------------------------------------
 // Simulator helpers (as in tests/learn_the_pool.rs).
-
-fn kept_slots(config: &SimConfig, is_worker: bool, dimension: Dimension) -> i64 {
-    i64::from(match (is_worker, dimension) {
-        (true, Dimension::Hour) => config.worker_hours,
-        (false, Dimension::Hour) => config.account_hours,
-        (true, Dimension::Day) => config.worker_days,
-        (false, Dimension::Day) => config.account_days,
-    })
-}
 
 /// Every problem found, instead of the first: (series, dimension, ts, what).
 fn sim_truth_problems(pool: &Pool, rows: &[Row]) -> Vec<String> {
@@ -115,17 +107,6 @@ fn assert_no_problems(what: &str, problems: &[String]) {
         problems.len(),
         &problems[..problems.len().min(12)]
     );
-}
-
-fn paging_minimum(config: &SimConfig, workers: i64) -> i64 {
-    let cap = i64::from(config.max_count);
-    let mut total = 0;
-    for dimension in Dimension::ALL {
-        let account = kept_slots(config, false, dimension) + 1;
-        let worker = kept_slots(config, true, dimension) + 1;
-        total += (account + cap - 1) / cap + workers * ((worker + cap - 1) / cap);
-    }
-    total
 }
 
 async fn sim_ingest(pool: &Pool, db: &Path, pool_now: i64, our_now: i64) -> IngestSummary {
@@ -443,20 +424,6 @@ impl HandPool {
     }
 }
 
-type Params = Query<HashMap<String, String>>;
-
-fn json_body(value: Value) -> Response {
-    (
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        value.to_string(),
-    )
-        .into_response()
-}
-
-fn ok(data: Value) -> Response {
-    json_body(json!({"err_no": 0, "data": data}))
-}
-
 async fn hp_workers(State(pool): State<Arc<HandPool>>, Query(p): Params) -> Response {
     let page: usize = p.get("page").and_then(|v| v.parse().ok()).unwrap_or(1);
     let rows: Vec<Value> = if page == 1 {
@@ -537,17 +504,7 @@ async fn hp_worker_history(
     hp_history(&pool, Some(id), &p)
 }
 
-struct HandRunning {
-    url: String,
-    pool: Arc<HandPool>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for HandRunning {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
+type HandRunning = Served<HandPool>;
 
 async fn hand_start(pool: HandPool) -> HandRunning {
     let pool = Arc::new(pool);
@@ -558,12 +515,7 @@ async fn hand_start(pool: HandPool) -> HandRunning {
         .route("/v1/worker/share-history", get(hp_account_history))
         .route("/v1/worker/{id}/share-history", get(hp_worker_history))
         .with_state(Arc::clone(&pool));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/v1", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    HandRunning { url, pool, server }
+    serve(pool, app).await
 }
 
 fn hand_pool(workers: Vec<i64>, retention: fn(bool, i64) -> i64, data: Box<DataFn>) -> HandPool {

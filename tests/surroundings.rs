@@ -2,51 +2,19 @@
 //! files written without following links, miner-chosen names kept off the terminal, private
 //! files and warnings cron sees, and each error said once. All through the real binary.
 
+mod binary;
 mod report_fixture;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use binary::{poolhist_with_key, run, stderr_of, BIN, INGEST_NOWHERE};
 use report_fixture::{fixture, Fixture, PUID, T0};
 use rusqlite::{params, Connection};
 
-const BIN: &str = env!("CARGO_BIN_EXE_poolhist");
-
-/// The binary with a dummy key and nothing inherited that could point it elsewhere.
+/// The binary with a dummy key.
 fn poolhist(db: &Path) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .arg("--db")
-        .arg(db)
-        .env("POOLHIST_ACCESS_KEY", "r_dummy_key")
-        .env_remove("POOLHIST_DB")
-        .env_remove("POOLHIST_PUID")
-        .env_remove("POOLHIST_API_URL")
-        .env_remove("POOLHIST_ACCESS_KEY_FILE")
-        .env_remove("POOLHIST_LOG")
-        .stdin(Stdio::null());
-    command
-}
-
-/// An ingest that cannot reach anything (port 1) and gives up at the first failure.
-const INGEST_NOWHERE: [&str; 9] = [
-    "ingest",
-    "--puid",
-    "1",
-    "--api-url",
-    "http://127.0.0.1:1/v1",
-    "--max-attempts",
-    "1",
-    "--timeout",
-    "1",
-];
-
-fn run(command: &mut Command) -> Output {
-    command.output().expect("poolhist runs")
-}
-
-fn stderr_of(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    poolhist_with_key(db, "r_dummy_key")
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {

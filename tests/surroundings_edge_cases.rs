@@ -3,6 +3,7 @@
 //! application id, dangling links), separators and control characters in names and pool
 //! messages, colour codes in cron mail, signals while waiting for the lock.
 
+mod binary;
 mod report_fixture;
 
 use std::future::Future;
@@ -14,13 +15,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use binary::{poolhist_with_key, run, stderr_of, INGEST_NOWHERE};
 use poolhist::api::{AccessKey, ApiError, ClientConfig, PoolClient};
 use report_fixture::{fixture, PUID, T0};
 use rusqlite::{params, Connection};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-const BIN: &str = env!("CARGO_BIN_EXE_poolhist");
 const KEY: &str = "r_review_key_4711";
 const MIB: u64 = 1024 * 1024;
 const STATS_BODY: &str = r#"{"err_no":0,"data":{"workers_active":1,"workers_total":1}}"#;
@@ -30,44 +31,13 @@ const STATS_BODY: &str = r#"{"err_no":0,"data":{"workers_active":1,"workers_tota
 // ---------------------------------------------------------------------------------------------
 
 fn poolhist(db: &Path) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .arg("--db")
-        .arg(db)
-        .env("POOLHIST_ACCESS_KEY", KEY)
-        .env_remove("POOLHIST_DB")
-        .env_remove("POOLHIST_PUID")
-        .env_remove("POOLHIST_API_URL")
-        .env_remove("POOLHIST_ACCESS_KEY_FILE")
-        .env_remove("POOLHIST_LOG")
-        .stdin(Stdio::null());
-    command
-}
-
-const INGEST_NOWHERE: [&str; 9] = [
-    "ingest",
-    "--puid",
-    "1",
-    "--api-url",
-    "http://127.0.0.1:1/v1",
-    "--max-attempts",
-    "1",
-    "--timeout",
-    "1",
-];
-
-fn run(command: &mut Command) -> Output {
-    command.output().expect("poolhist runs")
+    poolhist_with_key(db, KEY)
 }
 
 async fn run_async(mut command: Command) -> Output {
     tokio::task::spawn_blocking(move || command.output().expect("poolhist runs"))
         .await
         .unwrap()
-}
-
-fn stderr_of(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {

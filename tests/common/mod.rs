@@ -2,11 +2,13 @@
 //! and table dumps compared with a tolerance for unit rounding.
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod hand_pool;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use poolhist::api::{AccessKey, ClientConfig};
+use poolhist::api::{AccessKey, ClientConfig, Dimension};
 use poolhist::ingest::{IngestOptions, PoolRetention};
 use poolhist::simulate::{self, SimConfig, Simulator};
 use rusqlite::Connection;
@@ -128,4 +130,27 @@ pub fn assert_hourly_by_day_current(db: &Path) {
         .query_row("SELECT count(*) FROM hourly_by_day", [], |r| r.get(0))
         .unwrap();
     assert!(days > 0, "the summary holds the stored hourly days");
+}
+
+/// The simulator's retention for a kind of series, in slots back from its current one.
+pub fn kept_slots(config: &SimConfig, is_worker: bool, dimension: Dimension) -> i64 {
+    i64::from(match (is_worker, dimension) {
+        (true, Dimension::Hour) => config.worker_hours,
+        (false, Dimension::Hour) => config.account_hours,
+        (true, Dimension::Day) => config.worker_days,
+        (false, Dimension::Day) => config.account_days,
+    })
+}
+
+/// Share-history requests a backfill of the simulator needs at least: each series' slots (one
+/// more than kept: the window reaches to the live slot) in pages of its `count` cap.
+pub fn paging_minimum(config: &SimConfig, workers: i64) -> i64 {
+    let cap = i64::from(config.max_count);
+    let mut total = 0;
+    for dimension in Dimension::ALL {
+        let account = kept_slots(config, false, dimension) + 1;
+        let worker = kept_slots(config, true, dimension) + 1;
+        total += (account + cap - 1) / cap + workers * ((worker + cap - 1) / cap);
+    }
+    total
 }
