@@ -1014,7 +1014,7 @@ async fn sigterm_during_the_directory_listing_exits_143_with_one_line() {
 fn ctrl_c_while_waiting_for_the_lock_exits_130_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("farm.db");
-    let _held = poolhist::store::lock::acquire(&db, false).unwrap();
+    let _held = poolhist::store::lock::acquire(&db).unwrap();
     let child = poolhist(&db)
         .args(INGEST_NOWHERE)
         .arg("--wait")

@@ -248,7 +248,7 @@ async fn take_lock(
     let mut said_waiting = false;
     loop {
         let db_path = options.db_path.clone();
-        let attempt = tokio::task::spawn_blocking(move || lock::acquire(&db_path, false))
+        let attempt = tokio::task::spawn_blocking(move || lock::acquire(&db_path))
             .await
             .map_err(|_| IngestError::WriterGone)?;
         match attempt {

@@ -319,19 +319,16 @@ async fn fetch_series_pages(
         if let Some(oldest) = page.tickers.first() {
             first_served.get_or_insert(oldest.ts);
         }
+        // Pages move forward: the last point served is the newest.
         if let Some(newest) = page.tickers.last() {
-            newest_served = Some(newest_served.map_or(newest.ts, |n| n.max(newest.ts)));
+            newest_served = Some(newest.ts);
         }
         // Never past what the pool has published: its newest slot is still filling.
         let published_through = known_horizon.or(newest_served).map(|h| h - step);
         let write = PageWrite {
-            series_id: job.state.series_id,
-            dimension,
             covered_through: published_through.map(|p| p.min(next_cursor - step)),
             tickers: page.tickers,
-            finished_at: None,
-            stale_provisional_before: None,
-            expired_gap: None,
+            ..PageWrite::empty(job.state.series_id, dimension)
         };
         pending = match pending {
             Some(mut held) if write.tickers.is_empty() => {
@@ -359,15 +356,7 @@ async fn fetch_series_pages(
             horizon = Some(horizon.map_or(day_under_way, |h| h.max(day_under_way)));
         }
     }
-    let mut last = pending.unwrap_or(PageWrite {
-        series_id: job.state.series_id,
-        dimension,
-        tickers: Vec::new(),
-        covered_through: None,
-        finished_at: None,
-        stale_provisional_before: None,
-        expired_gap: None,
-    });
+    let mut last = pending.unwrap_or_else(|| PageWrite::empty(job.state.series_id, dimension));
     if let Some(horizon) = horizon {
         // Live: this series' newest point, when it stands at or after the pool's newest slot.
         // (A worker endpoint whose hour turned after the account's read has two points there:

@@ -33,8 +33,8 @@ pub fn lock_path(db: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Takes the lock, or fails at once naming the holder (or, with `wait`, waits for it).
-pub fn acquire(db: &Path, wait: bool) -> Result<IngestLock, LockError> {
+/// Takes the lock, or fails at once naming the holder (`--wait` asks again: `ingest::take_lock`).
+pub fn acquire(db: &Path) -> Result<IngestLock, LockError> {
     super::open::refuse_if_foreign(db)?;
     let path = lock_path(db);
     let io = |source| LockError::Io {
@@ -59,10 +59,6 @@ pub fn acquire(db: &Path, wait: bool) -> Result<IngestLock, LockError> {
     })?;
     match file.try_lock() {
         Ok(()) => {}
-        Err(TryLockError::WouldBlock) if wait => {
-            tracing::info!("waiting for {}", holder_description(&mut file));
-            file.lock().map_err(io)?;
-        }
         Err(TryLockError::WouldBlock) => {
             return Err(LockError::Held {
                 db: db.to_owned(),
@@ -103,12 +99,12 @@ mod tests {
     fn second_holder_is_refused_with_the_first_ones_start() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("x.db");
-        let first = acquire(&db, false).unwrap();
-        let error = acquire(&db, false).unwrap_err().to_string();
+        let first = acquire(&db).unwrap();
+        let error = acquire(&db).unwrap_err().to_string();
         assert!(error.contains("another ingest holds"), "{error}");
         assert!(error.contains("pid"), "{error}");
         drop(first);
-        acquire(&db, false).unwrap();
+        acquire(&db).unwrap();
     }
 
     #[cfg(unix)]
@@ -119,7 +115,7 @@ mod tests {
         let victim = dir.path().join("victim");
         std::fs::write(&victim, "keep").unwrap();
         std::os::unix::fs::symlink(&victim, lock_path(&db)).unwrap();
-        let error = acquire(&db, false).unwrap_err();
+        let error = acquire(&db).unwrap_err();
         assert!(matches!(error, LockError::Symlink { .. }), "{error}");
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
     }

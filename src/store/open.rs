@@ -108,7 +108,7 @@ pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
         });
     }
     let known = known_schema_version();
-    if found > 0 && found < known {
+    if found < known {
         // Readers never write, and an ingest may be running: the next ingest upgrades it.
         return Err(StoreError::TooOld {
             path: path.to_owned(),
@@ -133,7 +133,6 @@ fn open_sqlite_read_only(path: &Path) -> Result<Connection, StoreError> {
             path: path.to_owned(),
             source,
         })?;
-    check_ownership(&conn, path)?;
     Ok(conn)
 }
 
@@ -325,50 +324,6 @@ fn apply_pragmas(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(())
-}
-
-fn check_ownership(conn: &Connection, path: &Path) -> Result<(), StoreError> {
-    let sql_err = |source| StoreError::Sql {
-        path: path.to_owned(),
-        source,
-    };
-    let app_id: i64 = conn
-        .query_row("PRAGMA application_id", [], |r| r.get(0))
-        .map_err(|source| match source {
-            rusqlite::Error::SqliteFailure(ref e, _)
-                if e.code == rusqlite::ErrorCode::NotADatabase =>
-            {
-                StoreError::NotOurs {
-                    path: path.to_owned(),
-                    why: "it is not a SQLite database",
-                }
-            }
-            other => sql_err(other),
-        })?;
-    if app_id == APPLICATION_ID {
-        return Ok(());
-    }
-    if app_id != 0 {
-        return Err(StoreError::NotOurs {
-            path: path.to_owned(),
-            why: "it carries another application's id",
-        });
-    }
-    let tables: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM sqlite_schema WHERE type = 'table'",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(sql_err)?;
-    if tables == 0 {
-        Ok(())
-    } else {
-        Err(StoreError::NotOurs {
-            path: path.to_owned(),
-            why: "it holds other tables and no poolhist application id",
-        })
-    }
 }
 
 /// The highest migration applied to the database (0 for a database without poolhist tables).

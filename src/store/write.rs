@@ -82,6 +82,21 @@ pub struct PageWrite {
     pub expired_gap: Option<(i64, i64)>,
 }
 
+impl PageWrite {
+    /// A page of `series_id` with no rows and nothing else to record yet.
+    pub fn empty(series_id: i64, dimension: Dimension) -> PageWrite {
+        PageWrite {
+            series_id,
+            dimension,
+            tickers: Vec::new(),
+            covered_through: None,
+            finished_at: None,
+            stale_provisional_before: None,
+            expired_gap: None,
+        }
+    }
+}
+
 /// What writing pages changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WriteCounts {
@@ -255,7 +270,8 @@ impl Store {
                            IFNULL(retention_slots, 0) THEN excluded.oldest_served_ts \
                            ELSE oldest_served_ts END, \
                        retention_slots = CASE WHEN ?8 THEN excluded.retention_slots \
-                           ELSE MAX(IFNULL(retention_slots, 0), IFNULL(excluded.retention_slots, 0)) END, \
+                           ELSE MAX(IFNULL(retention_slots, excluded.retention_slots), \
+                                    IFNULL(excluded.retention_slots, retention_slots)) END, \
                        newest_served_ts = IFNULL(excluded.newest_served_ts, newest_served_ts), \
                        learned_at = excluded.learned_at",
                 )?;
@@ -272,11 +288,6 @@ impl Store {
                         k.shrank
                     ])?;
                 }
-                // A retention of 0 means "not learned".
-                tx.execute(
-                    "UPDATE pool_knowledge SET retention_slots = NULL WHERE retention_slots = 0",
-                    [],
-                )?;
             }
             tx.commit()
         })();
