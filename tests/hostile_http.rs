@@ -1,88 +1,25 @@
 //! The client against a broken or hostile pool on loopback: bodies too large to hold, redirects
 //! that would take the key elsewhere, and error messages that echo the request.
 
+mod raw_server;
+
 use std::future::Future;
 use std::io::Write;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use poolhist::api::secret::redact;
 use poolhist::api::{AccessKey, ApiError, ClientConfig, Dimension, PoolClient};
 use proptest::prelude::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use raw_server::serve;
 
 const MIB: u64 = 1024 * 1024;
 const KEY: &str = "r_hostile_key_123";
 const STATS_BODY: &str = r#"{"err_no":0,"data":{"workers_active":1,"workers_total":1}}"#;
-
-type Reply = Pin<Box<dyn Future<Output = ()> + Send>>;
-
-/// A pool that answers each request with raw bytes of the test's choosing, and keeps the request
-/// heads it received.
-struct RawServer {
-    /// `http://127.0.0.1:port/v1`, as a ClientConfig wants it.
-    base_url: String,
-    host_port: String,
-    requests: Arc<Mutex<Vec<String>>>,
-    accept_loop: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for RawServer {
-    fn drop(&mut self) {
-        self.accept_loop.abort();
-    }
-}
-
-impl RawServer {
-    fn requests(&self) -> Vec<String> {
-        self.requests.lock().unwrap().clone()
-    }
-}
-
-async fn serve<F>(reply: F) -> RawServer
-where
-    F: Fn(String, TcpStream) -> Reply + Send + Sync + 'static,
-{
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let host_port = listener.local_addr().unwrap().to_string();
-    let requests = Arc::new(Mutex::new(Vec::new()));
-    let recorded = Arc::clone(&requests);
-    let reply = Arc::new(reply);
-    let accept_loop = tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let reply = Arc::clone(&reply);
-            let recorded = Arc::clone(&recorded);
-            tokio::spawn(async move {
-                if let Some(head) = read_request_head(&mut stream).await {
-                    recorded.lock().unwrap().push(head.clone());
-                    reply(head, stream).await;
-                }
-            });
-        }
-    });
-    RawServer {
-        base_url: format!("http://{host_port}/v1"),
-        host_port,
-        requests,
-        accept_loop,
-    }
-}
-
-async fn read_request_head(stream: &mut TcpStream) -> Option<String> {
-    let mut head = Vec::new();
-    let mut buffer = [0u8; 4096];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 65_536 {
-        let read = stream.read(&mut buffer).await.ok()?;
-        if read == 0 {
-            return None;
-        }
-        head.extend_from_slice(&buffer[..read]);
-    }
-    Some(String::from_utf8_lossy(&head).into_owned())
-}
 
 /// The request target (`/v1/...?...`) from a request head.
 fn request_target(head: &str) -> &str {
@@ -159,7 +96,7 @@ fn assert_too_large(error: &ApiError, limit: &str) {
 async fn a_64_mib_body_is_refused_from_its_content_length_naming_the_endpoint() {
     let sent = Arc::new(AtomicU64::new(0));
     let counter = Arc::clone(&sent);
-    let pool = serve(move |_, stream| {
+    let pool = serve(move |_, stream, _| {
         let head = format!(
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             64 * MIB
@@ -187,7 +124,7 @@ async fn a_64_mib_body_is_refused_from_its_content_length_naming_the_endpoint() 
 async fn a_64_mib_body_without_a_length_is_cut_at_the_cap() {
     let sent = Arc::new(AtomicU64::new(0));
     let counter = Arc::clone(&sent);
-    let pool = serve(move |_, stream| {
+    let pool = serve(move |_, stream, _| {
         let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n";
         Box::pin(reply_filler(
             stream,
@@ -212,7 +149,7 @@ async fn a_64_mib_body_without_a_length_is_cut_at_the_cap() {
 
 #[tokio::test]
 async fn an_endless_chunked_body_is_cut_at_the_cap() {
-    let pool = serve(|_, mut stream| {
+    let pool = serve(|_, mut stream, _| {
         Box::pin(async move {
             let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
                         Transfer-Encoding: chunked\r\n\r\n";
@@ -250,7 +187,7 @@ async fn fetch_a_gzip_bomb() -> ApiError {
         "the compressed body fits the cap"
     );
 
-    let pool = serve(move |_, mut stream| {
+    let pool = serve(move |_, mut stream, _| {
         let bomb = Arc::clone(&bomb);
         Box::pin(async move {
             let head = format!(
@@ -316,7 +253,7 @@ fn a_gzip_bomb_costs_little_memory() {
 
 #[tokio::test]
 async fn an_oversized_body_is_tried_three_times_not_ten() {
-    let pool = serve(|_, stream| {
+    let pool = serve(|_, stream, _| {
         let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n";
         let sent = Arc::new(AtomicU64::new(0));
         Box::pin(reply_filler(stream, head.to_owned(), 2 * MIB, sent))
@@ -338,7 +275,7 @@ async fn a_body_of_exactly_the_cap_is_read_and_one_byte_more_is_not() {
     let cap_bytes = 100_000;
     let exact = format!("{STATS_BODY}{}", " ".repeat(cap_bytes - STATS_BODY.len()));
     for (body, fits) in [(exact.clone(), true), (format!("{exact} "), false)] {
-        let pool = serve(move |_, mut stream| {
+        let pool = serve(move |_, mut stream, _| {
             let body = body.clone();
             Box::pin(async move {
                 // Chunked in small pieces, so the cap is checked across many reads.
@@ -373,10 +310,10 @@ async fn a_body_of_exactly_the_cap_is_read_and_one_byte_more_is_not() {
 
 #[tokio::test]
 async fn a_redirect_to_another_origin_is_refused_and_the_other_host_gets_nothing() {
-    let other = serve(|_, stream| Box::pin(reply_json(stream, "200 OK", STATS_BODY))).await;
+    let other = serve(|_, stream, _| Box::pin(reply_json(stream, "200 OK", STATS_BODY))).await;
     // The Location carries the key, as a pool echoing its own request would send it.
     let elsewhere = format!("{}/worker/stats?access_key={KEY}&puid=1", other.base_url);
-    let pool = serve(move |_, mut stream| {
+    let pool = serve(move |_, mut stream, _| {
         let response = format!(
             "HTTP/1.1 302 Found\r\nLocation: {elsewhere}\r\nContent-Length: 0\r\n\
              Connection: close\r\n\r\n"
@@ -405,7 +342,7 @@ async fn a_redirect_to_another_origin_is_refused_and_the_other_host_gets_nothing
 
 #[tokio::test]
 async fn a_same_origin_redirect_is_followed_without_a_referer() {
-    let pool = serve(|head, mut stream| {
+    let pool = serve(|head, mut stream, _| {
         let target = request_target(&head).to_owned();
         Box::pin(async move {
             if target.starts_with("/v1/moved/") {
@@ -437,7 +374,7 @@ async fn a_same_origin_redirect_is_followed_without_a_referer() {
 
 #[tokio::test]
 async fn a_redirect_loop_on_the_pool_stops_after_a_few_hops() {
-    let pool = serve(|head, mut stream| {
+    let pool = serve(|head, mut stream, _| {
         let target = request_target(&head).to_owned();
         Box::pin(async move {
             let response = format!(
@@ -574,7 +511,7 @@ async fn an_echoed_request_never_shows_the_key_in_any_encoding() {
         "Z*~",
     ];
     for echo in [Echo::AsReceived, Echo::LowercaseHex, Echo::Decoded] {
-        let pool = serve(move |head, stream| {
+        let pool = serve(move |head, stream, _| {
             let request_line = head.lines().next().unwrap_or_default().to_owned();
             let target = request_target(&request_line).to_owned();
             let echoed = request_line.replacen(&target, &echo.apply(&target), 1);

@@ -4,22 +4,23 @@
 //! messages, colour codes in cron mail, signals while waiting for the lock.
 
 mod binary;
+mod raw_server;
 mod report_fixture;
 
 use std::future::Future;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use binary::{poolhist_with_key, run, stderr_of, INGEST_NOWHERE};
 use poolhist::api::{AccessKey, ApiError, ClientConfig, PoolClient};
+use raw_server::{serve, RawServer};
 use report_fixture::{fixture, PUID, T0};
 use rusqlite::{params, Connection};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
 const KEY: &str = "r_review_key_4711";
@@ -72,69 +73,6 @@ fn hazards(text: &str) -> Vec<char> {
     text.chars()
         .filter(|&c| c != '\n' && is_terminal_hazard(c))
         .collect()
-}
-
-type Reply = Pin<Box<dyn Future<Output = ()> + Send>>;
-
-struct RawServer {
-    base_url: String,
-    _port: u16,
-    requests: Arc<Mutex<Vec<String>>>,
-    accept_loop: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for RawServer {
-    fn drop(&mut self) {
-        self.accept_loop.abort();
-    }
-}
-
-impl RawServer {
-    fn requests(&self) -> Vec<String> {
-        self.requests.lock().unwrap().clone()
-    }
-}
-
-async fn serve<F>(reply: F) -> RawServer
-where
-    F: Fn(String, TcpStream, u16) -> Reply + Send + Sync + 'static,
-{
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let requests = Arc::new(Mutex::new(Vec::new()));
-    let recorded = Arc::clone(&requests);
-    let reply = Arc::new(reply);
-    let accept_loop = tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let reply = Arc::clone(&reply);
-            let recorded = Arc::clone(&recorded);
-            tokio::spawn(async move {
-                if let Some(head) = read_request_head(&mut stream).await {
-                    recorded.lock().unwrap().push(head.clone());
-                    reply(head, stream, port).await;
-                }
-            });
-        }
-    });
-    RawServer {
-        base_url: format!("http://127.0.0.1:{port}/v1"),
-        _port: port,
-        requests,
-        accept_loop,
-    }
-}
-
-async fn read_request_head(stream: &mut TcpStream) -> Option<String> {
-    let mut head = Vec::new();
-    let mut buffer = [0u8; 4096];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 65_536 {
-        let read = stream.read(&mut buffer).await.ok()?;
-        if read == 0 {
-            return None;
-        }
-        head.extend_from_slice(&buffer[..read]);
-    }
-    Some(String::from_utf8_lossy(&head).into_owned())
 }
 
 fn request_target(head: &str) -> String {
