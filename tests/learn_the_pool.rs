@@ -4,15 +4,13 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::{
-    all_rows, assert_hourly_by_day_current, close, ingest_options, kept_slots, paging_minimum,
-    start_pool, Pool, Row,
+    all_rows, assert_hourly_by_day_current, close, ingest_options, ingest_with_clocks, kept_slots,
+    paging_minimum, start_pool, watermarks, Pool, Row,
 };
 use common::{DAY, HOUR, NOW};
 use poolhist::api::Dimension;
-use poolhist::ingest::{self, IngestSummary};
+use poolhist::ingest;
 use poolhist::simulate::SimConfig;
 use rusqlite::Connection;
 
@@ -74,25 +72,6 @@ fn assert_nothing_after(rows: &[Row], pool_now: i64) {
     }
 }
 
-fn watermarks(db: &Path) -> Vec<(Option<i64>, String, Option<i64>)> {
-    let conn = Connection::open(db).unwrap();
-    let mut stmt = conn
-        .prepare("SELECT worker_id, dimension, watermark_ts FROM series ORDER BY series_id")
-        .unwrap();
-    let rows = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap();
-    rows.map(Result::unwrap).collect()
-}
-
-async fn ingest_at(pool: &Pool, db: &Path, pool_now: i64, our_now: i64) -> IngestSummary {
-    pool.sim.set_now(pool_now);
-    pool.sim.reset_stats();
-    ingest::run(ingest_options(pool, db, our_now))
-        .await
-        .expect("ingest succeeds")
-}
-
 fn config(workers: u32) -> SimConfig {
     SimConfig {
         workers,
@@ -114,7 +93,7 @@ async fn a_pool_keeping_more_than_documented_is_copied_whole() {
     let pool = start_pool(sim.clone()).await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("more.db");
-    let summary = ingest_at(&pool, &db, NOW, NOW).await;
+    let summary = ingest_with_clocks(&pool, &db, NOW, NOW).await;
     let rows = all_rows(&db);
     assert_holds_everything_the_pool_keeps(&pool, &rows);
     assert_hourly_by_day_current(&db);
@@ -150,7 +129,7 @@ async fn a_pool_keeping_more_than_documented_is_copied_whole() {
 
     // The next run reads what was learned: only the late window, no probing.
     let before = rows.len();
-    let second = ingest_at(&pool, &db, NOW + HOUR, NOW + HOUR).await;
+    let second = ingest_with_clocks(&pool, &db, NOW + HOUR, NOW + HOUR).await;
     assert!(second.requests <= 2 * (2 + 2 * 6) + 5, "{}", second.line());
     assert!(all_rows(&db).len() >= before);
 }
@@ -162,7 +141,7 @@ async fn a_pool_publishing_hours_late_loses_nothing_and_moves_no_watermark_past_
     let db = dir.path().join("late.db");
     // The pool's statistics stand 10 hours behind our clock.
     let lag = 10 * HOUR;
-    let first = ingest_at(&pool, &db, NOW - lag, NOW).await;
+    let first = ingest_with_clocks(&pool, &db, NOW - lag, NOW).await;
     let rows = all_rows(&db);
     assert_holds_everything_the_pool_keeps(&pool, &rows);
     assert_nothing_after(&rows, NOW - lag);
@@ -185,7 +164,7 @@ async fn a_pool_publishing_hours_late_loses_nothing_and_moves_no_watermark_past_
     );
 
     // The next night the pool has caught up: every hour it published meanwhile is copied.
-    ingest_at(&pool, &db, NOW + DAY, NOW + DAY).await;
+    ingest_with_clocks(&pool, &db, NOW + DAY, NOW + DAY).await;
     let rows = all_rows(&db);
     assert_holds_everything_the_pool_keeps(&pool, &rows);
     assert_hourly_by_day_current(&db);
@@ -207,10 +186,10 @@ async fn a_pool_clock_falling_days_behind_between_runs_loses_nothing() {
     let pool = start_pool(config(4)).await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("behind.db");
-    ingest_at(&pool, &db, NOW, NOW).await;
+    ingest_with_clocks(&pool, &db, NOW, NOW).await;
     let marks = watermarks(&db);
     // A day later by our clock, the pool's clock stands two days behind it.
-    let summary = ingest_at(&pool, &db, NOW - DAY, NOW + DAY).await;
+    let summary = ingest_with_clocks(&pool, &db, NOW - DAY, NOW + DAY).await;
     assert_eq!(summary.counts.gaps, 0, "{}", summary.line());
     for ((_, _, before), (worker_id, dimension, after)) in marks.iter().zip(watermarks(&db)) {
         assert!(
@@ -219,7 +198,7 @@ async fn a_pool_clock_falling_days_behind_between_runs_loses_nothing() {
         );
     }
     // Then it catches up: every hour it keeps is stored, the first run's too.
-    ingest_at(&pool, &db, NOW + 2 * DAY, NOW + 2 * DAY).await;
+    ingest_with_clocks(&pool, &db, NOW + 2 * DAY, NOW + 2 * DAY).await;
     let rows = all_rows(&db);
     assert_holds_everything_the_pool_keeps(&pool, &rows);
     assert_hourly_by_day_current(&db);
@@ -235,10 +214,10 @@ async fn expired_history_is_recorded_in_the_pools_time_when_clocks_disagree() {
     let pool = start_pool(config(3)).await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("expired.db");
-    ingest_at(&pool, &db, NOW, NOW).await;
+    ingest_with_clocks(&pool, &db, NOW, NOW).await;
     // Ten days later by our clock; the pool's clock is two days behind ours.
     let pool_now = NOW + 8 * DAY;
-    let summary = ingest_at(&pool, &db, pool_now, NOW + 10 * DAY).await;
+    let summary = ingest_with_clocks(&pool, &db, pool_now, NOW + 10 * DAY).await;
     assert!(summary.expired_series >= 3, "{}", summary.line());
     assert!(summary.line().contains("expired"), "{}", summary.line());
     let conn = Connection::open(&db).unwrap();

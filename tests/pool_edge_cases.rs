@@ -20,7 +20,10 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use common::hand_pool::{json_body, ok, serve, Params, Served};
-use common::{all_rows, close, ingest_options, kept_slots, paging_minimum, start_pool, Pool, Row};
+use common::{
+    all_rows, close, ingest_with_clocks, kept_slots, paging_minimum, start_pool, watermarks, Pool,
+    Row,
+};
 use common::{DAY, HOUR, NOW};
 use poolhist::api::{AccessKey, ClientConfig, Dimension};
 use poolhist::ingest::{self, IngestOptions, IngestSummary, PoolRetention};
@@ -109,14 +112,6 @@ fn assert_no_problems(what: &str, problems: &[String]) {
     );
 }
 
-async fn sim_ingest(pool: &Pool, db: &Path, pool_now: i64, our_now: i64) -> IngestSummary {
-    pool.sim.set_now(pool_now);
-    pool.sim.reset_stats();
-    ingest::run(ingest_options(pool, db, our_now))
-        .await
-        .expect("ingest succeeds")
-}
-
 fn gaps_rows(db: &Path, now: i64) -> Vec<poolhist::report::gaps::Gap> {
     let conn = Connection::open(db).unwrap();
     poolhist::report::gaps::gaps(&conn, None, None, None, (None, None), now).unwrap()
@@ -126,17 +121,6 @@ fn history_gaps(db: &Path) -> Vec<(i64, i64, i64)> {
     let conn = Connection::open(db).unwrap();
     let mut stmt = conn
         .prepare("SELECT series_id, from_ts, to_ts FROM history_gaps ORDER BY 1, 2")
-        .unwrap();
-    let rows = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap();
-    rows.map(Result::unwrap).collect()
-}
-
-fn watermarks(db: &Path) -> Vec<(Option<i64>, String, Option<i64>)> {
-    let conn = Connection::open(db).unwrap();
-    let mut stmt = conn
-        .prepare("SELECT worker_id, dimension, watermark_ts FROM series ORDER BY series_id")
         .unwrap();
     let rows = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -179,7 +163,7 @@ async fn a_pool_keeping_less_than_documented() {
     let pool = start_pool(sim.clone()).await;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("less.db");
-    let first = sim_ingest(&pool, &db, NOW, NOW).await;
+    let first = ingest_with_clocks(&pool, &db, NOW, NOW).await;
     let history_requests = pool.sim.stats().history_requests() as i64;
     let minimum = paging_minimum(&sim, 6);
     eprintln!(
@@ -194,7 +178,7 @@ async fn a_pool_keeping_less_than_documented() {
         "S1: {history_requests} history requests, minimum {minimum}"
     );
     // An hour later and a day later.
-    let second = sim_ingest(&pool, &db, NOW + HOUR, NOW + HOUR).await;
+    let second = ingest_with_clocks(&pool, &db, NOW + HOUR, NOW + HOUR).await;
     let second_requests = pool.sim.stats().history_requests() as i64;
     eprintln!(
         "S1 second run: {second_requests} history requests; {}",
@@ -205,7 +189,7 @@ async fn a_pool_keeping_less_than_documented() {
         second_requests <= second.series as i64 + 2,
         "S1 second run cost"
     );
-    let third = sim_ingest(&pool, &db, NOW + DAY, NOW + DAY).await;
+    let third = ingest_with_clocks(&pool, &db, NOW + DAY, NOW + DAY).await;
     eprintln!("S1 third run: {}", third.line());
     assert_no_problems("S1 run 3", &sim_truth_problems(&pool, &all_rows(&db)));
     assert!(
@@ -233,7 +217,7 @@ async fn lagging_runs(monotone: bool) -> (Pool, tempfile::TempDir) {
             pools = pools.max(pool_clock);
         }
         pool_clock = pools;
-        let summary = sim_ingest(&pool, &db, pools, ours).await;
+        let summary = ingest_with_clocks(&pool, &db, pools, ours).await;
         let requests = pool.sim.stats().history_requests();
         eprintln!(
             "lag run {k} (lag {lag} h, monotone {monotone}): {requests} history requests, gaps {}, {} new {} updated {} removed",
@@ -303,7 +287,7 @@ async fn late_joiners_with_240_hours_retention() {
     let db = dir.path().join("late.db");
     // First run 130 hours before the anchor: the joiner of 135 h ago is 5 h old, the one of
     // 124 h ago joins between the runs.
-    let first = sim_ingest(&pool, &db, NOW - 130 * HOUR, NOW - 130 * HOUR).await;
+    let first = ingest_with_clocks(&pool, &db, NOW - 130 * HOUR, NOW - 130 * HOUR).await;
     let r1 = pool.sim.stats().history_requests() as i64;
     let minimum = paging_minimum(&sim, 40);
     eprintln!(
@@ -312,7 +296,7 @@ async fn late_joiners_with_240_hours_retention() {
     );
     assert_no_problems("S3 run 1", &sim_truth_problems(&pool, &all_rows(&db)));
     eprintln!("S3 learned after run 1: {:?}", learned(&db));
-    let second = sim_ingest(&pool, &db, NOW, NOW).await;
+    let second = ingest_with_clocks(&pool, &db, NOW, NOW).await;
     let r2 = pool.sim.stats().history_requests() as i64;
     eprintln!("S3 run 2: {r2} history requests; {}", second.line());
     assert_no_problems("S3 run 2", &sim_truth_problems(&pool, &all_rows(&db)));

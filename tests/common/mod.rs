@@ -154,3 +154,30 @@ pub fn paging_minimum(config: &SimConfig, workers: i64) -> i64 {
     }
     total
 }
+
+/// Every series' watermark: (worker, dimension, watermark), in series order.
+pub fn watermarks(db: &Path) -> Vec<(Option<i64>, String, Option<i64>)> {
+    let conn = Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT worker_id, dimension, watermark_ts FROM series ORDER BY series_id")
+        .unwrap();
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+/// An ingest with the pool's clock at `pool_now` and ours at `our_now`, the pool's request
+/// counts reset first.
+pub async fn ingest_with_clocks(
+    pool: &Pool,
+    db: &Path,
+    pool_now: i64,
+    our_now: i64,
+) -> poolhist::ingest::IngestSummary {
+    pool.sim.set_now(pool_now);
+    pool.sim.reset_stats();
+    poolhist::ingest::run(ingest_options(pool, db, our_now))
+        .await
+        .expect("ingest succeeds")
+}
