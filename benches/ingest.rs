@@ -735,8 +735,8 @@ fn copy_directory(conn: &Connection, source: &Path) -> Result<()> {
         "INSERT INTO accounts SELECT * FROM src.accounts;
          INSERT INTO groups SELECT * FROM src.groups;
          INSERT INTO workers SELECT * FROM src.workers;
-         INSERT INTO series (series_id, puid, worker_id, dimension)
-             SELECT series_id, puid, worker_id, dimension FROM src.series;
+         INSERT INTO series (series_id, account_id, worker_id, dimension)
+             SELECT series_id, account_id, worker_id, dimension FROM src.series;
          DETACH DATABASE src;",
     )?;
     Ok(())

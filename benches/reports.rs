@@ -33,22 +33,22 @@ fn generate(conn: &mut Connection) -> rusqlite::Result<u64> {
     let tx = conn.transaction()?;
     let mut rows = 0u64;
     tx.execute(
-        "INSERT INTO accounts (puid, first_seen, last_seen) VALUES (?1, ?2, ?3)",
+        "INSERT INTO accounts (account_id, pool, account, puid, first_seen, last_seen) VALUES (?1, 'cloverpool', ?1, ?1, ?2, ?3)",
         params![PUID, START, END],
     )?;
     for gid in 0..10 {
         tx.execute(
-            "INSERT INTO groups (puid, gid, name, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)",
+            "INSERT INTO groups (account_id, gid, name, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)",
             params![PUID, gid, format!("rack-{gid:02}"), START],
         )?;
     }
     {
         let mut worker = tx.prepare(
-            "INSERT INTO workers (puid, worker_id, worker_name, gid, status, first_seen, last_seen)
+            "INSERT INTO workers (account_id, worker_id, worker_name, gid, status, first_seen, last_seen)
              VALUES (?1, ?2, ?3, ?4, 'ACTIVE', ?5, ?6)",
         )?;
         let mut series = tx.prepare(
-            "INSERT INTO series (puid, worker_id, dimension, watermark_ts) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO series (account_id, worker_id, dimension, watermark_ts) VALUES (?1, ?2, ?3, ?4)",
         )?;
         let mut ticker = tx.prepare(
             "INSERT INTO tickers (series_id, ts, hashrate_hs, reject_rate, provisional)

@@ -20,12 +20,12 @@ days(day_ts) AS (
     SELECT day_ts + 86400 FROM days WHERE day_ts + 86400 < :to
 ),
 accounts AS (
-    SELECT puid,
+    SELECT account_id AS puid,
            MAX(CASE WHEN dimension = '1h' THEN series_id END) AS hourly_series,
            MAX(CASE WHEN dimension = '1d' THEN series_id END) AS daily_series
     FROM series
-    WHERE worker_id IS NULL AND (:puid IS NULL OR puid = :puid)
-    GROUP BY puid
+    WHERE worker_id IS NULL AND (:puid IS NULL OR account_id = :puid)
+    GROUP BY account_id
 ),
 hourly AS (
     SELECT a.puid, (t.ts / 86400) * 86400 AS day_ts,

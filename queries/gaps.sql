@@ -37,7 +37,7 @@ win AS (
            COALESCE(((:to + 86399) / 86400) * 86400, 9223372036854775807) AS hi
 ),
 scope AS MATERIALIZED (
-    SELECT s.series_id, s.puid, s.worker_id, w.worker_name, s.dimension,
+    SELECT s.series_id, s.account_id AS puid, s.worker_id, w.worker_name, s.dimension,
            CASE s.dimension WHEN '1h' THEN 3600 ELSE 86400 END AS step,
            -- what the pool keeps: learned by the ingest, else the documented defaults
            (SELECT r.retention_slots FROM v_pool_retention r WHERE r.series_id = s.series_id)
@@ -53,8 +53,8 @@ scope AS MATERIALIZED (
                             (SELECT MAX(t.ts) FROM tickers t
                               WHERE t.series_id = s.series_id AND t.ts < win.hi))) AS last_ts
     FROM series s CROSS JOIN win
-    LEFT JOIN workers w ON w.puid = s.puid AND w.worker_id = s.worker_id
-    WHERE (:puid IS NULL OR s.puid = :puid)
+    LEFT JOIN workers w ON w.account_id = s.account_id AND w.worker_id = s.worker_id
+    WHERE (:puid IS NULL OR s.account_id = :puid)
       AND (:dimension IS NULL OR s.dimension = :dimension)
       AND (:worker IS NULL OR w.worker_name GLOB :worker)
 ),

@@ -387,8 +387,9 @@ fn all_rows_by_puid(db: &Path) -> Vec<(i64, Row)> {
     let conn = Connection::open(db).unwrap();
     let mut stmt = conn
         .prepare(
-            "SELECT s.puid, s.worker_id, s.dimension, t.ts, t.hashrate_hs, t.reject_rate, \
+            "SELECT a.puid, s.worker_id, s.dimension, t.ts, t.hashrate_hs, t.reject_rate, \
              t.provisional FROM tickers t JOIN series s ON s.series_id = t.series_id \
+             JOIN accounts a ON a.account_id = s.account_id \
              ORDER BY 1, 2, 3, 4",
         )
         .unwrap();
@@ -431,7 +432,10 @@ fn assert_idempotent(what: &str, second: &IngestSummary) {
 fn watermarks(db: &Path) -> Vec<(i64, Option<i64>, String, Option<i64>)> {
     let conn = Connection::open(db).unwrap();
     let mut stmt = conn
-        .prepare("SELECT puid, worker_id, dimension, watermark_ts FROM series ORDER BY series_id")
+        .prepare(
+            "SELECT a.puid, worker_id, dimension, watermark_ts FROM series s \
+             JOIN accounts a ON a.account_id = s.account_id ORDER BY series_id",
+        )
         .unwrap();
     let rows = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
@@ -443,7 +447,8 @@ fn learned(db: &Path) -> Vec<(i64, String, String, Option<i64>)> {
     let conn = Connection::open(db).unwrap();
     let mut stmt = conn
         .prepare(
-            "SELECT puid, scope, dimension, retention_slots FROM pool_knowledge ORDER BY 1, 2, 3",
+            "SELECT a.puid, scope, dimension, retention_slots FROM pool_knowledge k \
+             JOIN accounts a ON a.account_id = k.account_id ORDER BY 1, 2, 3",
         )
         .unwrap();
     let rows = stmt

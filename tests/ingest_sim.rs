@@ -262,7 +262,7 @@ async fn workers_that_disappear_from_the_pool_stay_in_the_database() {
     ingest_at(&pool, &db, NOW).await;
     let conn = Connection::open(&db).unwrap();
     conn.execute(
-        "INSERT INTO workers (puid, worker_id, worker_name, first_seen, last_seen) VALUES (?1, 999, 'retired', 1, 1)",
+        "INSERT INTO workers (account_id, worker_id, worker_name, first_seen, last_seen) VALUES (?1, 999, 'retired', 1, 1)",
         [SimConfig::default().puid],
     )
     .unwrap();

@@ -65,7 +65,7 @@ fn dump(db: &Path) -> Vec<String> {
     for query in [
         "SELECT puid, worker_id, dimension, ts, printf('%.6e', hashrate_hs), printf('%.9f', reject_rate), provisional FROM v_tickers ORDER BY 1, 2, 3, 4",
         "SELECT puid, worker_id, worker_name, group_id, group_name, status FROM v_workers ORDER BY 1, 2",
-        "SELECT puid, worker_id, dimension, watermark_ts FROM series ORDER BY 1, 2, 3",
+        "SELECT a.puid, worker_id, dimension, watermark_ts FROM series s JOIN accounts a ON a.account_id = s.account_id ORDER BY 1, 2, 3",
     ] {
         let mut stmt = conn.prepare(query).unwrap();
         let columns = stmt.column_count();

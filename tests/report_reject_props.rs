@@ -400,7 +400,7 @@ fn all_series(conn: &Connection, workers: &[StoredWorker]) -> Vec<SeriesInfo> {
         for dimension in ["1h", "1d"] {
             let series_id: i64 = conn
                 .query_row(
-                    "SELECT series_id FROM series WHERE puid = ?1 AND worker_id IS ?2 \
+                    "SELECT series_id FROM series WHERE account_id = ?1 AND worker_id IS ?2 \
                      AND dimension = ?3",
                     params![PUID, worker_id, dimension],
                     |r| r.get(0),

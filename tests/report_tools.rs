@@ -135,7 +135,7 @@ fn gaps_judge_what_the_pool_still_has_by_the_retention_learned() {
     // An ingest saw the pool keep 30 days of worker hourly history.
     f.conn
         .execute(
-            "INSERT INTO pool_knowledge (puid, scope, dimension, retention_slots, learned_at) \
+            "INSERT INTO pool_knowledge (account_id, scope, dimension, retention_slots, learned_at) \
              VALUES (?1, 'worker', '1h', 720, ?2)",
             rusqlite::params![PUID, now],
         )

@@ -218,7 +218,7 @@ fn selected(
             selection.group.as_ref().is_none_or(|g| {
                 let gid: Option<i64> = conn
                     .query_row(
-                        "SELECT gid FROM workers WHERE puid = ?1 AND worker_id = ?2",
+                        "SELECT gid FROM workers WHERE account_id = ?1 AND worker_id = ?2",
                         [PUID, w.worker_id],
                         |r| r.get(0),
                     )

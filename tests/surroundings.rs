@@ -280,14 +280,14 @@ fn fixture_with_hostile_worker() -> Fixture {
     let f = fixture();
     f.conn
         .execute(
-            "INSERT INTO workers (puid, worker_id, worker_name, gid, status, first_seen, last_seen)
+            "INSERT INTO workers (account_id, worker_id, worker_name, gid, status, first_seen, last_seen)
              VALUES (?1, 99, ?2, 1, 'ACTIVE', ?3, ?3)",
             params![PUID, HOSTILE_NAME, T0],
         )
         .unwrap();
     f.conn
         .execute(
-            "INSERT INTO series (puid, worker_id, dimension, watermark_ts, last_synced_at)
+            "INSERT INTO series (account_id, worker_id, dimension, watermark_ts, last_synced_at)
              VALUES (?1, 99, '1h', ?2, ?2)",
             params![PUID, T0 + 23 * 3600],
         )

@@ -52,9 +52,9 @@ GROUP BY level, dimension
 ORDER BY level, dimension";
 
 const POOL_SQL: &str = "
-SELECT puid, scope, dimension, retention_slots, newest_served_ts, learned_at
+SELECT account_id AS puid, scope, dimension, retention_slots, newest_served_ts, learned_at
 FROM pool_knowledge
-ORDER BY puid, scope, dimension";
+ORDER BY account_id, scope, dimension";
 
 const RUNS_SQL: &str = "
 SELECT run_id, started_at, finished_at, status, puids, series_synced, requests, rows_new,

@@ -439,11 +439,19 @@ mod tests {
         assert_eq!(up_mask, 1);
     }
 
-    /// Every public view's rows, as text, for before/after comparisons.
-    fn public_views(conn: &Connection) -> Vec<String> {
+    /// Every public view's rows, as text, for before/after comparisons: the columns the views
+    /// have in `schema_of` (an upgrade may add columns, never change or drop one).
+    fn public_views(conn: &Connection, schema_of: &Connection) -> Vec<String> {
         let mut lines = Vec::new();
         for view in ["v_workers", "v_tickers", "v_gaps"] {
-            let mut stmt = conn.prepare(&format!("SELECT * FROM {view}")).unwrap();
+            let names: Vec<String> = schema_of
+                .prepare(&format!("SELECT * FROM {view} LIMIT 0"))
+                .unwrap()
+                .column_names()
+                .map(|name| format!("\"{name}\""))
+                .collect();
+            let sql = format!("SELECT {} FROM {view}", names.join(", "));
+            let mut stmt = conn.prepare(&sql).unwrap();
             let columns = stmt.column_count();
             let rows = stmt
                 .query_map([], |row| {
@@ -483,9 +491,18 @@ mod tests {
             )
             .unwrap();
         }
-        let before = public_views(&Connection::open(&path).unwrap());
+        let before_schema = dir.path().join("v2-copy.db");
+        std::fs::copy(&path, &before_schema).unwrap();
+        let old = Connection::open(&path).unwrap();
+        let before = public_views(&old, &old);
+        drop(old);
         let conn = open(&path).unwrap();
-        assert_eq!(public_views(&conn), before, "data unchanged by the upgrade");
+        let old_columns = Connection::open(&before_schema).unwrap();
+        assert_eq!(
+            public_views(&conn, &old_columns),
+            before,
+            "data unchanged by the upgrade"
+        );
         let retention: Vec<(i64, i64, bool)> = conn
             .prepare("SELECT series_id, retention_slots, learned FROM v_pool_retention ORDER BY 1")
             .unwrap()
@@ -494,6 +511,22 @@ mod tests {
             .map(Result::unwrap)
             .collect();
         assert_eq!(retention, vec![(1, 720, false), (2, 90, false)]);
+        // v4: the account is CloverPool's, named by its puid, in every public view.
+        let named: Vec<(Option<i64>, String, String)> = conn
+            .prepare(
+                "SELECT puid, pool, account FROM v_workers UNION ALL \
+                 SELECT puid, pool, account FROM v_tickers UNION ALL \
+                 SELECT puid, pool, account FROM v_gaps",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(named.len(), 4);
+        assert!(named
+            .iter()
+            .all(|n| *n == (Some(7), "cloverpool".to_owned(), "7".to_owned())));
     }
 
     #[test]

@@ -231,7 +231,7 @@ impl Store {
         let result = (|| {
             let mut query = self.conn.prepare_cached(
                 "SELECT scope, dimension, retention_slots, oldest_served_ts, newest_served_ts \
-                 FROM pool_knowledge WHERE puid = ?1",
+                 FROM pool_knowledge WHERE account_id = ?1",
             )?;
             let rows = query.query_map([puid], |row| {
                 let scope: String = row.get(0)?;
@@ -262,10 +262,10 @@ impl Store {
             let tx = self.conn.transaction()?;
             {
                 let mut upsert = tx.prepare_cached(
-                    "INSERT INTO pool_knowledge (puid, scope, dimension, retention_slots, \
+                    "INSERT INTO pool_knowledge (account_id, scope, dimension, retention_slots, \
                        oldest_served_ts, newest_served_ts, learned_at) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
-                     ON CONFLICT (puid, scope, dimension) DO UPDATE SET \
+                     ON CONFLICT (account_id, scope, dimension) DO UPDATE SET \
                        oldest_served_ts = CASE WHEN ?8 OR excluded.retention_slots > \
                            IFNULL(retention_slots, 0) THEN excluded.oldest_served_ts \
                            ELSE oldest_served_ts END, \
@@ -322,28 +322,29 @@ fn upsert_directory_rows(
     now: i64,
 ) -> rusqlite::Result<()> {
     tx.execute(
-        "INSERT INTO accounts (puid, first_seen, last_seen) VALUES (?1, ?2, ?2) \
-         ON CONFLICT (puid) DO UPDATE SET last_seen = excluded.last_seen",
+        "INSERT INTO accounts (account_id, pool, account, puid, first_seen, last_seen) \
+         VALUES (?1, 'cloverpool', ?1, ?1, ?2, ?2) \
+         ON CONFLICT (account_id) DO UPDATE SET last_seen = excluded.last_seen",
         params![puid, now],
     )?;
     let mut upsert_group = tx.prepare_cached(
-        "INSERT INTO groups (puid, gid, name, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?4) \
-         ON CONFLICT (puid, gid) DO UPDATE SET name = excluded.name, last_seen = excluded.last_seen",
+        "INSERT INTO groups (account_id, gid, name, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?4) \
+         ON CONFLICT (account_id, gid) DO UPDATE SET name = excluded.name, last_seen = excluded.last_seen",
     )?;
     for group in groups {
         upsert_group.execute(params![puid, group.gid, group.name, now])?;
     }
     let mut upsert_worker = tx.prepare_cached(
-        "INSERT INTO workers (puid, worker_id, worker_name, gid, status, last_share_time, first_seen, last_seen) \
+        "INSERT INTO workers (account_id, worker_id, worker_name, gid, status, last_share_time, first_seen, last_seen) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) \
-         ON CONFLICT (puid, worker_id) DO UPDATE SET worker_name = excluded.worker_name, \
+         ON CONFLICT (account_id, worker_id) DO UPDATE SET worker_name = excluded.worker_name, \
            gid = excluded.gid, status = excluded.status, \
            last_share_time = IFNULL(excluded.last_share_time, workers.last_share_time), \
            last_seen = excluded.last_seen",
     )?;
     // The unique index `series_by_key` makes an existing series a no-op (one index probe).
     let mut add_series = tx.prepare_cached(
-        "INSERT OR IGNORE INTO series (puid, worker_id, dimension) VALUES (?1, ?2, ?3)",
+        "INSERT OR IGNORE INTO series (account_id, worker_id, dimension) VALUES (?1, ?2, ?3)",
     )?;
     for dimension in Dimension::ALL {
         add_series.execute(params![puid, Option::<i64>::None, dimension.as_str()])?;
@@ -375,7 +376,7 @@ fn series_states(
         "SELECT s.series_id, s.worker_id, s.dimension, s.watermark_ts, \
            (SELECT min(t.ts) FROM tickers t WHERE t.series_id = s.series_id), \
            (SELECT max(t.ts) FROM tickers t WHERE t.series_id = s.series_id) \
-         FROM series s WHERE s.puid = ?1 \
+         FROM series s WHERE s.account_id = ?1 \
          ORDER BY s.worker_id IS NOT NULL, s.worker_id, s.dimension",
     )?;
     let rows = query.query_map([puid], |row| {

@@ -319,7 +319,7 @@ pub fn stored_series(conn: &Connection, worker_id: Option<i64>, dimension: &str)
     conn.prepare(
         "SELECT t.ts, t.hashrate_hs, t.reject_rate, t.provisional FROM tickers t \
          JOIN series s ON s.series_id = t.series_id \
-         WHERE s.puid = ?1 AND s.worker_id IS ?2 AND s.dimension = ?3 ORDER BY t.ts",
+         WHERE s.account_id = ?1 AND s.worker_id IS ?2 AND s.dimension = ?3 ORDER BY t.ts",
     )
     .unwrap()
     .query_map(rusqlite::params![PUID, worker_id, dimension], |r| {

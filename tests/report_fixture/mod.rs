@@ -36,7 +36,7 @@ impl Builder<'_> {
     fn worker(&self, puid: i64, worker_id: i64, name: &str, gid: Option<i64>) {
         self.conn
             .execute(
-                "INSERT INTO workers (puid, worker_id, worker_name, gid, status, first_seen, last_seen)
+                "INSERT INTO workers (account_id, worker_id, worker_name, gid, status, first_seen, last_seen)
                  VALUES (?1, ?2, ?3, ?4, 'ACTIVE', ?5, ?5)",
                 params![puid, worker_id, name, gid, T0],
             )
@@ -46,7 +46,7 @@ impl Builder<'_> {
     fn series(&self, puid: i64, worker_id: Option<i64>, dimension: &str) -> i64 {
         self.conn
             .execute(
-                "INSERT INTO series (puid, worker_id, dimension, watermark_ts, last_synced_at)
+                "INSERT INTO series (account_id, worker_id, dimension, watermark_ts, last_synced_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![puid, worker_id, dimension, T_END - H, T_END + 600],
             )
@@ -103,14 +103,14 @@ pub fn build(conn: &Connection) {
     conn.execute_batch("BEGIN").unwrap();
     for puid in [PUID, OTHER_PUID] {
         conn.execute(
-            "INSERT INTO accounts (puid, first_seen, last_seen) VALUES (?1, ?2, ?2)",
+            "INSERT INTO accounts (account_id, pool, account, puid, first_seen, last_seen) VALUES (?1, 'cloverpool', ?1, ?1, ?2, ?2)",
             params![puid, T0 - 3 * D],
         )
         .unwrap();
     }
     for (gid, name) in [(1, "rack-a"), (2, "rack-b")] {
         conn.execute(
-            "INSERT INTO groups (puid, gid, name, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)",
+            "INSERT INTO groups (account_id, gid, name, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?4)",
             params![PUID, gid, name, T0],
         )
         .unwrap();
