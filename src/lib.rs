@@ -9,6 +9,8 @@ pub mod commands;
 pub mod demo;
 pub mod ingest;
 pub mod logging;
+pub mod model;
+pub mod pools;
 pub mod report;
 pub mod simulate;
 pub mod store;

@@ -1,0 +1,141 @@
+//! The pool-neutral model: what every pool's answers become before `ingest` and `store` see
+//! them. Units are fixed here (H/s, fractions, Unix seconds UTC), so a pool's own spellings and
+//! units end in its folder under `pools/`.
+
+use std::fmt;
+
+/// Time step of a share-history series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dimension {
+    Hour,
+    Day,
+}
+
+impl Dimension {
+    pub const ALL: [Dimension; 2] = [Dimension::Hour, Dimension::Day];
+
+    /// The API's spelling, also stored in `series.dimension`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dimension::Hour => "1h",
+            Dimension::Day => "1d",
+        }
+    }
+
+    pub fn step_seconds(self) -> i64 {
+        match self {
+            Dimension::Hour => 3_600,
+            Dimension::Day => 86_400,
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Dimension> {
+        match text {
+            "1h" => Some(Dimension::Hour),
+            "1d" => Some(Dimension::Day),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Dimension {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One stored point of a series: the hour or day starting at `ts`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    /// Start of the hour / day, Unix seconds UTC.
+    pub ts: i64,
+    /// Accepted hashrate, H/s.
+    pub hashrate_hs: f64,
+    /// Share of submitted work not accepted, as the pool defines it (a fraction 0..=1).
+    pub reject_rate: f64,
+    /// The bucket is still filling: replaced by a later run.
+    pub provisional: bool,
+}
+
+/// One element of a pool's answer for a window, in our units but not yet checked: `ingest`
+/// decides what is stored (see `ingest::plan::normalize_page`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RawPoint {
+    /// The pool said it has no data for a slot (a null, or a point without a hashrate).
+    Empty,
+    /// Something that is not a point at all: counted as rejected, never stored.
+    Invalid,
+    /// A point as the pool sent it, converted to our units; any value may be missing.
+    Values {
+        /// Unix seconds (may be fractional or absurd: checked later).
+        ts: Option<f64>,
+        /// H/s.
+        hashrate_hs: Option<f64>,
+        /// Fraction of submitted work not accepted.
+        reject_rate: Option<f64>,
+    },
+}
+
+/// The slots one request asks for: `count` slots from `start_ts`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub start_ts: i64,
+    pub count: u32,
+    pub dimension: Dimension,
+}
+
+impl Window {
+    /// The last slot asked for (inclusive).
+    pub fn last_ts(&self) -> i64 {
+        self.start_ts + (i64::from(self.count.max(1)) - 1) * self.dimension.step_seconds()
+    }
+}
+
+/// A group of workers (CloverPool's groups, Foundry's tags).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    pub gid: i64,
+    pub name: String,
+}
+
+/// A worker as listed by the pool.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Worker {
+    pub worker_id: i64,
+    /// Display text from the pool: any characters.
+    pub worker_name: String,
+    pub gid: Option<i64>,
+    /// ACTIVE / INACTIVE / DEAD.
+    pub status: String,
+    /// Unix seconds, when the pool says.
+    pub last_share_time: Option<i64>,
+}
+
+/// An account's groups and workers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Directory {
+    pub groups: Vec<Group>,
+    pub workers: Vec<Worker>,
+    /// The pool listed more workers than the run's cap: the listing stopped there.
+    pub workers_capped: bool,
+}
+
+/// How far back a pool keeps each kind of history, in slots of its dimension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolRetention {
+    pub worker_hours: u32,
+    pub account_hours: u32,
+    pub worker_days: u32,
+    pub account_days: u32,
+}
+
+impl PoolRetention {
+    pub fn slots(&self, is_worker: bool, dimension: Dimension) -> u32 {
+        match (is_worker, dimension) {
+            (true, Dimension::Hour) => self.worker_hours,
+            (false, Dimension::Hour) => self.account_hours,
+            (true, Dimension::Day) => self.worker_days,
+            (false, Dimension::Day) => self.account_days,
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Foundry USA wire format: parsing of its answers into the pool-neutral model.
