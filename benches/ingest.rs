@@ -27,14 +27,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Parser;
-use rusqlite::{params, Connection, OpenFlags};
-use tokio::sync::mpsc;
-
-use poolhist::api::{AccessKey, ClientConfig, Dimension, PoolClient};
-use poolhist::ingest::plan::{self, PoolRetention};
+use poolhist::http::{AccessKey, ClientConfig, ClientCounters};
+use poolhist::ingest::plan::PoolRetention;
 use poolhist::ingest::series::{fetch_series, FetchShared, SeriesJob};
-use poolhist::simulate::{SimulateArgs, Simulator};
-use poolhist::store::{GroupRow, PageWrite, SeriesState, Store, TickerRow, WorkerRow};
+use poolhist::model::Dimension;
+use poolhist::model::{Group, Point, Worker};
+use poolhist::pools::cloverpool::sim::{SimulateArgs, Simulator};
+use poolhist::pools::{cloverpool, PoolAccount};
+use poolhist::store::{PageWrite, SeriesState, Store};
+use rusqlite::{params, Connection, OpenFlags};
 
 const POOLHIST: &str = env!("CARGO_BIN_EXE_poolhist");
 
@@ -569,7 +570,7 @@ fn sim_host(args: &[String]) -> Result<()> {
             // The driver closed stdin: it is done with us.
             std::process::exit(0);
         });
-        poolhist::simulate::serve(sim, listener).await?;
+        poolhist::pools::cloverpool::sim::serve(sim, listener).await?;
         Ok(())
     })
 }
@@ -658,7 +659,7 @@ fn ingest_full(bench: &Bench, sim: &SimProcess, workers: u32) -> Result<(IngestR
 /// pool's horizon to now in pages of `max_count` slots.
 fn minimum_requests(bench: &Bench, workers: u32, groups: i64, incremental: bool) -> i64 {
     let a = &bench.args;
-    let per_page = i64::from(a.max_count.min(plan::MAX_COUNT));
+    let per_page = i64::from(a.max_count.min(cloverpool::FACTS.max_slots_per_request));
     let pages = |slots: i64| (slots + per_page - 1) / per_page;
     // An incremental run asks each series for the late window up to now: one page.
     let series = |retention: u32| {
@@ -690,7 +691,7 @@ fn group_count(db: &Path) -> Result<i64> {
 #[derive(Debug, Clone, Copy)]
 struct Row {
     series_id: i64,
-    ticker: TickerRow,
+    ticker: Point,
 }
 
 fn load_rows(db: &Path) -> Result<Vec<Row>> {
@@ -702,7 +703,7 @@ fn load_rows(db: &Path) -> Result<Vec<Row>> {
         .query_map([], |r| {
             Ok(Row {
                 series_id: r.get(0)?,
-                ticker: TickerRow {
+                ticker: Point {
                     ts: r.get(1)?,
                     hashrate_hs: r.get(2)?,
                     reject_rate: r.get(3)?,
@@ -812,7 +813,7 @@ fn store_path(bench: &Bench, source: &Path, rows: &[Row], pages_per_tx: usize) -
     drop(fresh_copy_of_directory(source, &target)?);
     let mut store = Store::open(&target)?;
     let now = bench.args.now;
-    let run_id = store.begin_run(&[PUID], now)?;
+    let run_id = store.begin_run(&[cloverpool::account(PUID)], now)?;
     let all_pages = pages(rows, bench.args.max_count as usize);
     let dimensions: HashMap<i64, Dimension> = store
         .connection()
@@ -861,16 +862,26 @@ fn fetch_only(
 ) -> Result<(f64, u64, u64, f64)> {
     let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let mut stmt = conn.prepare(
-        "SELECT series_id, puid, worker_id, dimension FROM series ORDER BY worker_id IS NOT NULL, series_id",
+        "SELECT series_id, account_id, worker_id, dimension FROM series ORDER BY worker_id IS NOT NULL, series_id",
     )?;
     let retention = bench.retention();
     let now = bench.args.now;
+    let key = AccessKey::new(ACCESS_KEY.to_owned()).map_err(|e| anyhow!("{e}"))?;
+    let counters = Arc::new(ClientCounters::default());
+    let pool = Arc::new(
+        PoolAccount::connect(
+            &cloverpool::account(PUID),
+            ClientConfig::new(&sim.url, key, cloverpool::PROTOCOL),
+            Arc::clone(&counters),
+        )
+        .map_err(|e| anyhow!(e))?,
+    );
     let jobs = stmt
         .query_map([], |r| {
             let dimension: String = r.get(3)?;
             Ok(SeriesState {
                 series_id: r.get(0)?,
-                puid: r.get(1)?,
+                account_id: r.get(1)?,
                 worker_id: r.get(2)?,
                 dimension: Dimension::parse(&dimension).unwrap_or(Dimension::Hour),
                 watermark_ts: None,
@@ -882,6 +893,7 @@ fn fetch_only(
         .map(|state| {
             let slots = retention.slots(state.worker_id.is_some(), state.dimension);
             SeriesJob {
+                pool: Arc::clone(&pool),
                 retention_slots: slots,
                 since: None,
                 state,
@@ -889,38 +901,24 @@ fn fetch_only(
         });
     let (account_jobs, worker_jobs): (Vec<SeriesJob>, Vec<SeriesJob>) =
         jobs.partition(|job| job.state.worker_id.is_none());
-    let key = AccessKey::new(ACCESS_KEY.to_owned()).map_err(|e| anyhow!("{e}"))?;
-    let client =
-        Arc::new(PoolClient::new(ClientConfig::new(&sim.url, key)).map_err(|e| anyhow!(e))?);
     let concurrency = usize::from(bench.args.concurrency);
     let sim_before = sim.cpu_seconds();
     let started = Instant::now();
     let tickers = runtime.block_on(async {
         let shared = Arc::new(FetchShared::default());
-        let (sender, mut receiver) = mpsc::channel::<PageWrite>(256);
-        let sink = tokio::spawn(async move {
-            let mut tickers = 0u64;
-            while let Some(page) = receiver.recv().await {
-                tickers += page.tickers.len() as u64;
-            }
-            tickers
-        });
+        let (sender, sink) = poolhist::store::writer::discarding();
         // Account series first, as the ingest does: they teach the pool's page size.
         for jobs in [account_jobs, worker_jobs] {
             let queue = Arc::new(Mutex::new(std::collections::VecDeque::from(jobs)));
             let mut fetchers = tokio::task::JoinSet::<Result<()>>::new();
             for _ in 0..concurrency.max(1) {
-                let (queue, client, shared, sender) = (
-                    Arc::clone(&queue),
-                    Arc::clone(&client),
-                    Arc::clone(&shared),
-                    sender.clone(),
-                );
+                let (queue, shared, sender) =
+                    (Arc::clone(&queue), Arc::clone(&shared), sender.clone());
                 fetchers.spawn(async move {
                     loop {
                         let job = queue.lock().ok().and_then(|mut q| q.pop_front());
                         let Some(job) = job else { return Ok(()) };
-                        fetch_series(&client, &job, now, &shared, &sender)
+                        fetch_series(&job, now, &shared, &sender)
                             .await
                             .map_err(|e| anyhow!("fetch failed: {e:?}"))?;
                     }
@@ -936,7 +934,7 @@ fn fetch_only(
     let seconds = started.elapsed().as_secs_f64();
     Ok((
         seconds,
-        client.requests(),
+        counters.requests(),
         tickers,
         sim.cpu_seconds() - sim_before,
     ))
@@ -1137,7 +1135,7 @@ fn directory_upsert(bench: &Bench, db: &Path) -> Result<(f64, f64)> {
     let groups = conn
         .prepare("SELECT gid, name FROM groups ORDER BY gid")?
         .query_map([], |r| {
-            Ok(GroupRow {
+            Ok(Group {
                 gid: r.get(0)?,
                 name: r.get(1)?,
             })
@@ -1148,7 +1146,7 @@ fn directory_upsert(bench: &Bench, db: &Path) -> Result<(f64, f64)> {
             "SELECT worker_id, worker_name, gid, status, last_share_time FROM workers ORDER BY worker_id",
         )?
         .query_map([], |r| {
-            Ok(WorkerRow {
+            Ok(Worker {
                 worker_id: r.get(0)?,
                 worker_name: r.get(1)?,
                 gid: r.get(2)?,
@@ -1161,9 +1159,19 @@ fn directory_upsert(bench: &Bench, db: &Path) -> Result<(f64, f64)> {
     remove_db(&target);
     let mut store = Store::open(&target)?;
     let mut seconds = [0.0; 2];
+    let directory = poolhist::model::Directory {
+        groups,
+        workers,
+        workers_capped: false,
+    };
     for slot in &mut seconds {
         let started = Instant::now();
-        store.upsert_directory(PUID, &groups, &workers, bench.args.now)?;
+        store.upsert_directory(
+            &cloverpool::account(PUID),
+            &cloverpool::FACTS,
+            &directory,
+            bench.args.now,
+        )?;
         *slot = started.elapsed().as_secs_f64();
     }
     Ok((seconds[0], seconds[1]))

@@ -25,7 +25,7 @@ pub enum Command {
     /// Copy new share history from the pool into the database (the nightly job)
     Ingest(IngestArgs),
     /// Run a local pool simulator serving the API with synthetic data
-    Simulate(crate::simulate::SimulateArgs),
+    Simulate(crate::pools::cloverpool::sim::SimulateArgs),
     /// Offline demo: start the simulator, backfill a database from it, print reports
     Demo(DemoArgs),
     /// Uptime, reject-rate and monthly reports
@@ -41,24 +41,41 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct IngestArgs {
-    /// Pool API base URL (CloverPool, formerly BTC.com pool)
+    /// TOML file listing the accounts of every pool, each with its key file (see README)
+    #[arg(long, value_name = "PATH", env = "POOLHIST_CONFIG", conflicts_with_all = ["puids", "accounts"])]
+    pub config: Option<PathBuf>,
+
+    /// The pool of the accounts named on the command line: cloverpool (alias btccom) or foundry
     #[arg(
         long,
-        env = "POOLHIST_API_URL",
-        default_value = "https://pool.api.cloverpool.com/v1",
-        value_name = "URL"
+        value_name = "NAME",
+        env = "POOLHIST_POOL",
+        default_value = "cloverpool"
     )]
-    pub api_url: String,
+    pub pool: String,
 
-    /// Sub-account id (puid); repeat for several accounts in one database
+    /// Pool API base URL [default: the pool's own: https://pool.api.cloverpool.com/v1,
+    /// https://api.foundryusapool.com]
+    #[arg(long, env = "POOLHIST_API_URL", value_name = "URL")]
+    pub api_url: Option<String>,
+
+    /// CloverPool sub-account id (puid); repeat for several accounts in one database
     #[arg(
         long = "puid",
         value_name = "N",
-        required = true,
         env = "POOLHIST_PUID",
         value_delimiter = ','
     )]
     pub puids: Vec<i64>,
+
+    /// Account as the pool names it (a Foundry sub-account name, a CloverPool puid); repeatable
+    #[arg(
+        long = "account",
+        value_name = "NAME",
+        env = "POOLHIST_ACCOUNT",
+        value_delimiter = ','
+    )]
+    pub accounts: Vec<String>,
 
     /// File holding the access key (first line); otherwise env POOLHIST_ACCESS_KEY
     #[arg(long, value_name = "PATH", env = "POOLHIST_ACCESS_KEY_FILE")]
@@ -105,34 +122,36 @@ pub struct IngestArgs {
     #[arg(long, short)]
     pub quiet: bool,
 
-    /// First guess of the hours of worker hourly history the pool keeps (learned from its answers)
+    /// First guess of the hours of worker hourly history the pool keeps [default: what the pool
+    /// documents: 72]
     #[arg(
         long,
-        default_value_t = 72,
+        value_name = "N",
         help_heading = "Pool retention (first guesses; the ingest learns the real values)"
     )]
-    pub pool_worker_hours: u32,
-    /// First guess of the hours of account hourly history the pool keeps
+    pub pool_worker_hours: Option<u32>,
+    /// First guess of the hours of account hourly history the pool keeps [default: documented: 720]
     #[arg(
         long,
-        default_value_t = 720,
+        value_name = "N",
         help_heading = "Pool retention (first guesses; the ingest learns the real values)"
     )]
-    pub pool_account_hours: u32,
-    /// First guess of the days of worker daily history the pool keeps
+    pub pool_account_hours: Option<u32>,
+    /// First guess of the days of worker daily history the pool keeps [default: documented: 90]
     #[arg(
         long,
-        default_value_t = 90,
+        value_name = "N",
         help_heading = "Pool retention (first guesses; the ingest learns the real values)"
     )]
-    pub pool_worker_days: u32,
-    /// First guess of the days of account daily history the pool keeps
+    pub pool_worker_days: Option<u32>,
+    /// First guess of the days of account daily history the pool keeps [default: documented,
+    /// or as far back as a first run reaches: 365 days on CloverPool, 10 years on Foundry]
     #[arg(
         long,
-        default_value_t = 365,
+        value_name = "N",
         help_heading = "Pool retention (first guesses; the ingest learns the real values)"
     )]
-    pub pool_account_days: u32,
+    pub pool_account_days: Option<u32>,
 
     /// Pretend the time is this Unix timestamp (tests)
     #[arg(long, hide = true)]

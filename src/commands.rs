@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail};
 
-use crate::api::{secret::redact, AccessKey, ClientConfig};
 use crate::cli::{parse_since, IngestArgs};
-use crate::ingest::{self, IngestOptions, PoolRetention};
+use crate::http::{secret::redact, AccessKey, ClientConfig};
+use crate::ingest::{self, AccountSource, IngestOptions, RetentionGuess};
+use crate::pools::{cloverpool, PoolKind};
 
 pub const DEFAULT_DB: &str = "poolhist.db";
 pub const DEFAULT_DEMO_DB: &str = "poolhist-demo.db";
@@ -42,10 +43,73 @@ fn warn_if_readable_by_others(path: &Path) {
     }
 }
 
+/// The HTTP settings of `args` for one account's pool (its protocol is set on connecting).
+fn client_config(args: &IngestArgs, api_url: &str, key: AccessKey) -> anyhow::Result<ClientConfig> {
+    if !(api_url.starts_with("http://") || api_url.starts_with("https://")) {
+        bail!("--api-url {api_url}: must start with http:// or https://");
+    }
+    let mut client = ClientConfig::new(api_url, key, cloverpool::PROTOCOL);
+    client.timeout = Duration::from_secs(args.timeout.max(1));
+    client.rate_per_second = (args.rate > 0.0).then_some(args.rate);
+    client.max_attempts = args.max_attempts;
+    client.max_body_bytes = args.max_body_mib * 1024 * 1024;
+    client.max_requests = args.max_requests;
+    Ok(client)
+}
+
+/// The accounts named on the command line: `--puid` (CloverPool) and `--account` (the
+/// `--pool`'s), all sharing one key.
+pub fn command_line_accounts(
+    args: &IngestArgs,
+    key: AccessKey,
+) -> anyhow::Result<Vec<AccountSource>> {
+    let pool = PoolKind::parse(&args.pool).ok_or_else(|| {
+        anyhow!(
+            "--pool {}: unknown pool; poolhist speaks cloverpool (alias btccom) and foundry",
+            args.pool
+        )
+    })?;
+    if !args.puids.is_empty() && pool != PoolKind::CloverPool {
+        bail!(
+            "--puid names CloverPool accounts; for {} give --account NAME",
+            pool.name()
+        );
+    }
+    let names = args
+        .puids
+        .iter()
+        .map(i64::to_string)
+        .chain(args.accounts.iter().cloned());
+    let api_url = args
+        .api_url
+        .clone()
+        .unwrap_or_else(|| pool.default_api_url().to_owned());
+    let mut accounts = Vec::new();
+    for name in names {
+        let account = pool.account(&name).map_err(|e| anyhow!(e))?;
+        if accounts
+            .iter()
+            .any(|a: &AccountSource| a.account == account)
+        {
+            continue;
+        }
+        accounts.push(AccountSource {
+            account,
+            client: client_config(args, &api_url, key.clone())?,
+        });
+    }
+    if accounts.is_empty() {
+        bail!(
+            "no account to collect: give --puid N (CloverPool), --pool foundry --account NAME, or --config FILE"
+        );
+    }
+    Ok(accounts)
+}
+
 pub fn ingest_options(
     args: &IngestArgs,
     db: PathBuf,
-    key: AccessKey,
+    accounts: Vec<AccountSource>,
 ) -> anyhow::Result<IngestOptions> {
     let now = args.now;
     let since = match &args.since {
@@ -61,25 +125,12 @@ pub fn ingest_options(
             args.rate
         );
     }
-    if !(args.api_url.starts_with("http://") || args.api_url.starts_with("https://")) {
-        bail!(
-            "--api-url {}: must start with http:// or https://",
-            args.api_url
-        );
-    }
-    let mut client = ClientConfig::new(&args.api_url, key);
-    client.timeout = Duration::from_secs(args.timeout.max(1));
-    client.rate_per_second = (args.rate > 0.0).then_some(args.rate);
-    client.max_attempts = args.max_attempts;
-    client.max_body_bytes = args.max_body_mib * 1024 * 1024;
-    client.max_requests = args.max_requests;
     Ok(IngestOptions {
         db_path: db,
-        client,
-        puids: args.puids.clone(),
+        accounts,
         since,
         concurrency: usize::from(args.concurrency),
-        retention: PoolRetention {
+        retention: RetentionGuess {
             worker_hours: args.pool_worker_hours,
             account_hours: args.pool_account_hours,
             worker_days: args.pool_worker_days,
@@ -95,10 +146,13 @@ pub fn ingest_options(
 
 pub async fn ingest_command(args: &IngestArgs, db: Option<PathBuf>) -> anyhow::Result<()> {
     let key = resolve_access_key(args.access_key_file.as_deref())?;
-    let secret = key.expose().to_owned();
-    crate::logging::register_secret(&secret);
+    let secrets = vec![key.expose().to_owned()];
+    for secret in &secrets {
+        crate::logging::register_secret(secret);
+    }
+    let accounts = command_line_accounts(args, key)?;
     let db = db.unwrap_or_else(|| PathBuf::from(DEFAULT_DB));
-    let options = ingest_options(args, db, key)?;
+    let options = ingest_options(args, db, accounts)?;
     match ingest::run(options).await {
         Ok(summary) => {
             if !args.quiet {
@@ -108,6 +162,11 @@ pub async fn ingest_command(args: &IngestArgs, db: Option<PathBuf>) -> anyhow::R
         }
         Err(ingest::IngestError::Interrupted(interrupted)) => Err(interrupted.into()),
         // Errors are redacted where they are made; this is the last line of defence.
-        Err(e) => Err(anyhow!(redact(&e.to_string(), &secret))),
+        Err(e) => {
+            let text = secrets
+                .iter()
+                .fold(e.to_string(), |text, secret| redact(&text, secret));
+            Err(anyhow!(text))
+        }
     }
 }

@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::api::{AccessKey, ClientConfig};
 use crate::cli::DemoArgs;
 use crate::commands::DEFAULT_DEMO_DB;
-use crate::ingest::{self, IngestOptions, PoolRetention};
-use crate::simulate::{self, SimConfig, Simulator};
+use crate::http::{AccessKey, ClientConfig};
+use crate::ingest::{self, AccountSource, IngestOptions, RetentionGuess};
+use crate::pools::cloverpool::sim::{self as simulate, SimConfig, Simulator};
+use crate::pools::{cloverpool, PoolKind};
 
 pub async fn demo_command(args: &DemoArgs, db: Option<PathBuf>) -> anyhow::Result<()> {
     let db = db.unwrap_or_else(|| PathBuf::from(DEFAULT_DEMO_DB));
@@ -33,20 +34,24 @@ pub async fn demo_command(args: &DemoArgs, db: Option<PathBuf>) -> anyhow::Resul
     let key = AccessKey::new(config.access_key.clone()).map_err(|e| anyhow::anyhow!(e))?;
     let options = IngestOptions {
         db_path: db.clone(),
-        client: ClientConfig::new(&url, key),
-        puids: vec![config.puid],
+        accounts: vec![AccountSource {
+            account: PoolKind::CloverPool
+                .account(&config.puid.to_string())
+                .map_err(|e| anyhow::anyhow!(e))?,
+            client: ClientConfig::new(&url, key, cloverpool::PROTOCOL),
+        }],
         since: None,
         concurrency: 8,
-        retention: PoolRetention {
-            worker_hours: config.worker_hours,
-            account_hours: config.account_hours,
-            worker_days: config.worker_days,
-            account_days: config.account_days,
+        retention: RetentionGuess {
+            worker_hours: Some(config.worker_hours),
+            account_hours: Some(config.account_hours),
+            worker_days: Some(config.worker_days),
+            account_days: Some(config.account_days),
         },
         now: None,
         show_progress: true,
         wait_for_lock: false,
-        max_workers: crate::ingest::directory::DEFAULT_MAX_WORKERS,
+        max_workers: crate::ingest::DEFAULT_MAX_WORKERS,
         handle_signals: false,
     };
     let backfill = ingest::run(options.clone())

@@ -1,16 +1,16 @@
 //! poolhist: copy a mining pool account's hashrate history into SQLite and report on it.
 //!
-//! The data flows one way: `api` (the pool's wire format and client) -> `ingest` (what to fetch,
-//! fetching it) -> `store` (SQLite) -> `report`. `simulate` is the local pool used offline.
+//! The data flows one way: `pools` (each pool's wire format, endpoints and simulator, behind one
+//! seam; `http` is the client they share) -> `ingest` (what to fetch, fetching it, in the
+//! pool-neutral `model`) -> `store` (SQLite, one writer) -> `report`.
 
-pub mod api;
 pub mod cli;
 pub mod commands;
 pub mod demo;
+pub mod http;
 pub mod ingest;
 pub mod logging;
 pub mod model;
 pub mod pools;
 pub mod report;
-pub mod simulate;
 pub mod store;

@@ -1,24 +1,31 @@
-//! Log and panic output, with the access key scrubbed from every line at every level
+//! Log and panic output, with the access keys scrubbed from every line at every level
 //! (a dependency's debug log could print a request URL, and URLs carry the key).
 
 use std::io::Write;
-use std::sync::OnceLock;
+use std::sync::RwLock;
 
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
-static SECRET: OnceLock<String> = OnceLock::new();
+static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 
-/// Registers the access key so that every later log line and panic message hides it.
+/// Registers an access key (or any secret) so that every later log line and panic message
+/// hides it.
 pub fn register_secret(secret: &str) {
-    let _ = SECRET.set(secret.to_owned());
+    if let Ok(mut secrets) = SECRETS.write() {
+        if !secret.is_empty() && !secrets.iter().any(|s| s == secret) {
+            secrets.push(secret.to_owned());
+        }
+    }
 }
 
-/// Replaces the registered secret in `text`.
+/// Replaces every registered secret in `text`.
 pub fn scrub(text: &str) -> String {
-    match SECRET.get() {
-        Some(secret) => crate::api::secret::redact(text, secret),
-        None => text.to_owned(),
+    match SECRETS.read() {
+        Ok(secrets) => secrets.iter().fold(text.to_owned(), |text, secret| {
+            crate::http::secret::redact(&text, secret)
+        }),
+        Err(_) => text.to_owned(),
     }
 }
 

@@ -26,7 +26,7 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Ingest(args) => commands::ingest_command(&args, cli.db).await,
-            Command::Simulate(args) => poolhist::simulate::run(args).await,
+            Command::Simulate(args) => poolhist::pools::cloverpool::sim::run(args).await,
             Command::Demo(args) => poolhist::demo::demo_command(&args, cli.db).await,
             Command::Report(cmd) => report::run_report(&db_or_default(cli.db), &cmd),
             Command::Sql(args) => report::run_sql(&db_or_default(cli.db), &args),

@@ -139,3 +139,35 @@ impl PoolRetention {
         }
     }
 }
+
+/// An account at a pool: the pool's name (`cloverpool`, `foundry`) and the account as that pool
+/// names it (a puid as text, a sub-account name).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AccountRef {
+    pub pool: &'static str,
+    pub account: String,
+    /// CloverPool's numeric sub-account id; None for a pool without one.
+    pub puid: Option<i64>,
+}
+
+impl std::fmt::Display for AccountRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} account {}", self.pool, self.account)
+    }
+}
+
+/// What a pool is, as its documentation says: kept in the database (`pools`) so reports and
+/// users can read units and definitions next to the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolFacts {
+    pub name: &'static str,
+    pub display_name: &'static str,
+    /// How the API's figures become `hashrate_hs`.
+    pub hashrate_source: &'static str,
+    /// What `reject_rate` is a fraction of.
+    pub reject_definition: &'static str,
+    /// What the pool documents it keeps: the first guess, checked against its answers.
+    pub documented_retention: PoolRetention,
+    /// The most slots one history request asks for.
+    pub max_slots_per_request: u32,
+}

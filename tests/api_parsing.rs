@@ -1,8 +1,10 @@
 //! The pool's responses, in every shape the API reference and its quirks allow, parsed into
 //! our types. Fixtures are in `tests/fixtures/`, results snapshotted with insta.
 
-use poolhist::api::response::{parse_group_page, parse_share_history, parse_worker_page};
-use poolhist::api::{ApiError, Disposition};
+use poolhist::http::{ApiError, Disposition};
+use poolhist::pools::cloverpool::response::{
+    parse_group_page, parse_share_history, parse_worker_page,
+};
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));

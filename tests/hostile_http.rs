@@ -9,8 +9,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
-use poolhist::api::secret::redact;
-use poolhist::api::{AccessKey, ApiError, ClientConfig, Dimension, PoolClient};
+use poolhist::http::secret::redact;
+use poolhist::http::{AccessKey, ApiError, ClientConfig};
+use poolhist::model::Dimension;
+use poolhist::pools::cloverpool::Client as PoolClient;
 use proptest::prelude::*;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -58,7 +60,11 @@ async fn reply_filler(mut stream: TcpStream, head: String, body_bytes: u64, sent
 }
 
 fn config(base_url: &str, key: &str) -> ClientConfig {
-    let mut config = ClientConfig::new(base_url, AccessKey::new(key).unwrap());
+    let mut config = ClientConfig::new(
+        base_url,
+        AccessKey::new(key).unwrap(),
+        poolhist::pools::cloverpool::PROTOCOL,
+    );
     config.timeout = Duration::from_secs(10);
     config.max_attempts = 1;
     config.backoff_base = Duration::from_millis(1);
@@ -75,7 +81,7 @@ async fn within_30_s<T>(work: impl Future<Output = T>) -> T {
 
 async fn account_history(client: &PoolClient) -> Result<(), ApiError> {
     client
-        .share_history(1, None, Dimension::Hour, 1_763_600_400, 720)
+        .share_history(None, Dimension::Hour, 1_763_600_400, 720)
         .await
         .map(|_| ())
 }
@@ -106,7 +112,7 @@ async fn a_64_mib_body_is_refused_from_its_content_length_naming_the_endpoint() 
     .await;
     let mut config = config(&pool.base_url, KEY);
     config.max_body_bytes = MIB;
-    let client = PoolClient::new(config).unwrap();
+    let client = PoolClient::new(config, 1).unwrap();
 
     let started = Instant::now();
     let error = within_30_s(account_history(&client)).await.unwrap_err();
@@ -136,7 +142,7 @@ async fn a_64_mib_body_without_a_length_is_cut_at_the_cap() {
     .await;
     let mut config = config(&pool.base_url, KEY);
     config.max_body_bytes = MIB;
-    let client = PoolClient::new(config).unwrap();
+    let client = PoolClient::new(config, 1).unwrap();
 
     let error = within_30_s(account_history(&client)).await.unwrap_err();
     assert_too_large(&error, "1 MiB");
@@ -167,7 +173,7 @@ async fn an_endless_chunked_body_is_cut_at_the_cap() {
     config.max_body_bytes = MIB;
     // Short enough that the unbounded client of old would stop on its own.
     config.timeout = Duration::from_secs(5);
-    let client = PoolClient::new(config).unwrap();
+    let client = PoolClient::new(config, 1).unwrap();
 
     let error = within_30_s(account_history(&client)).await.unwrap_err();
     assert_too_large(&error, "1 MiB");
@@ -203,7 +209,7 @@ async fn fetch_a_gzip_bomb() -> ApiError {
     .await;
     let mut config = config(&pool.base_url, KEY);
     config.max_body_bytes = MIB;
-    let client = PoolClient::new(config).unwrap();
+    let client = PoolClient::new(config, 1).unwrap();
     within_30_s(account_history(&client)).await.unwrap_err()
 }
 
@@ -262,7 +268,7 @@ async fn an_oversized_body_is_tried_three_times_not_ten() {
     let mut config = config(&pool.base_url, KEY);
     config.max_body_bytes = MIB;
     config.max_attempts = 10;
-    let client = PoolClient::new(config).unwrap();
+    let client = PoolClient::new(config, 1).unwrap();
 
     let error = within_30_s(account_history(&client)).await.unwrap_err();
     assert_too_large(&error, "1 MiB");
@@ -294,8 +300,8 @@ async fn a_body_of_exactly_the_cap_is_read_and_one_byte_more_is_not() {
         .await;
         let mut config = config(&pool.base_url, KEY);
         config.max_body_bytes = cap_bytes as u64;
-        let client = PoolClient::new(config).unwrap();
-        let outcome = within_30_s(client.stats(1)).await;
+        let client = PoolClient::new(config, 1).unwrap();
+        let outcome = within_30_s(client.stats()).await;
         if fits {
             outcome.expect("a body of exactly the cap is accepted");
         } else {
@@ -325,9 +331,9 @@ async fn a_redirect_to_another_origin_is_refused_and_the_other_host_gets_nothing
     .await;
     let mut config = config(&pool.base_url, KEY);
     config.max_attempts = 10;
-    let client = PoolClient::new(config).unwrap();
+    let client = PoolClient::new(config, 1).unwrap();
 
-    let error = within_30_s(client.stats(1)).await.unwrap_err();
+    let error = within_30_s(client.stats()).await.unwrap_err();
     let text = error.to_string();
     assert!(other.requests().is_empty(), "{:?}", other.requests());
     assert_eq!(pool.requests().len(), 1, "refused at once, not retried");
@@ -358,9 +364,9 @@ async fn a_same_origin_redirect_is_followed_without_a_referer() {
         })
     })
     .await;
-    let client = PoolClient::new(config(&pool.base_url, KEY)).unwrap();
+    let client = PoolClient::new(config(&pool.base_url, KEY), 1).unwrap();
 
-    within_30_s(client.stats(1))
+    within_30_s(client.stats())
         .await
         .expect("a redirect on the pool's own origin is followed");
     let requests = pool.requests();
@@ -387,9 +393,9 @@ async fn a_redirect_loop_on_the_pool_stops_after_a_few_hops() {
     .await;
     let mut config = config(&pool.base_url, KEY);
     config.max_attempts = 10;
-    let client = PoolClient::new(config).unwrap();
+    let client = PoolClient::new(config, 1).unwrap();
 
-    let text = within_30_s(client.stats(1)).await.unwrap_err().to_string();
+    let text = within_30_s(client.stats()).await.unwrap_err().to_string();
     assert!(
         text.contains("/worker/stats: more than 5 redirects"),
         "{text}"
@@ -520,8 +526,8 @@ async fn an_echoed_request_never_shows_the_key_in_any_encoding() {
         })
         .await;
         for key in keys {
-            let client = PoolClient::new(config(&pool.base_url, key)).unwrap();
-            let text = within_30_s(client.stats(1)).await.unwrap_err().to_string();
+            let client = PoolClient::new(config(&pool.base_url, key), 1).unwrap();
+            let text = within_30_s(client.stats()).await.unwrap_err().to_string();
             let sent = pool.requests().last().cloned().unwrap_or_default();
             let form = as_sent_by_reqwest(key);
             assert!(sent.contains(&form), "sent {sent:?}, expected {form}");

@@ -19,8 +19,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use common::hand_pool::{json_body, ok, serve, Params, Served};
-use poolhist::api::{AccessKey, ClientConfig};
-use poolhist::ingest::{self, IngestError, IngestOptions, IngestSummary, PoolRetention};
+use poolhist::http::{AccessKey, ClientConfig};
+use poolhist::ingest::{self, IngestError, IngestOptions, IngestSummary};
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 use serde_json::{json, Value};
@@ -222,21 +222,27 @@ fn retention_of(step: i64) -> i64 {
 }
 
 fn options(url: &str, key: &str, db: &Path) -> IngestOptions {
-    let mut client = ClientConfig::new(url, AccessKey::new(key).unwrap());
+    let mut client = ClientConfig::new(
+        url,
+        AccessKey::new(key).unwrap(),
+        poolhist::pools::cloverpool::PROTOCOL,
+    );
     client.backoff_base = Duration::from_millis(2);
     client.max_backoff = Duration::from_millis(20);
     client.timeout = Duration::from_secs(10);
     IngestOptions {
         db_path: db.to_owned(),
-        client,
-        puids: vec![PUID],
+        accounts: vec![poolhist::ingest::AccountSource {
+            account: poolhist::pools::cloverpool::account(PUID),
+            client,
+        }],
         since: None,
         concurrency: 4,
-        retention: PoolRetention::default(),
+        retention: Default::default(),
         now: Some(NOW),
         show_progress: false,
         wait_for_lock: false,
-        max_workers: poolhist::ingest::directory::DEFAULT_MAX_WORKERS,
+        max_workers: poolhist::ingest::DEFAULT_MAX_WORKERS,
         handle_signals: false,
     }
 }
@@ -838,7 +844,7 @@ async fn oversized_run(oversized: fn() -> Response) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("oversized.db");
     let mut options = options(&pool.url, KEY, &db);
-    options.client.max_body_bytes = MIB;
+    options.accounts[0].client.max_body_bytes = MIB;
 
     let started = Instant::now();
     let error = bounded(30, ingest::run(options))
@@ -1236,7 +1242,7 @@ async fn a_pool_trickling_one_point_an_answer_stops_at_the_request_budget() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("budget.db");
     let mut options = options(&pool.url, KEY, &db);
-    options.client.max_requests = 300;
+    options.accounts[0].client.max_requests = 300;
     let error = bounded(30, ingest::run(options))
         .await
         .expect_err("the budget ends the run");

@@ -19,9 +19,10 @@ use axum::Router;
 use common::hand_pool::{json_body, ok, serve, Params, Served};
 use common::{all_rows, close, ingest_options, kept_slots, paging_minimum, start_pool, Row};
 use common::{DAY, HOUR, NOW};
-use poolhist::api::{AccessKey, ClientConfig, Dimension};
-use poolhist::ingest::{self, IngestError, IngestOptions, IngestSummary, PoolRetention};
-use poolhist::simulate::SimConfig;
+use poolhist::http::{AccessKey, ClientConfig};
+use poolhist::ingest::{self, IngestError, IngestOptions, IngestSummary};
+use poolhist::model::Dimension;
+use poolhist::pools::cloverpool::sim::SimConfig;
 use rusqlite::Connection;
 use serde_json::{json, Value};
 
@@ -266,20 +267,31 @@ async fn hand_start(pool: HandPool) -> HandRunning {
 }
 
 fn hand_options(running: &HandRunning, db: &Path, now: i64) -> IngestOptions {
-    let mut client = ClientConfig::new(&running.url, AccessKey::new(KEY).unwrap());
+    let mut client = ClientConfig::new(
+        &running.url,
+        AccessKey::new(KEY).unwrap(),
+        poolhist::pools::cloverpool::PROTOCOL,
+    );
     client.backoff_base = Duration::from_millis(1);
     client.max_backoff = Duration::from_millis(5);
     IngestOptions {
         db_path: db.to_owned(),
-        client,
-        puids: running.pool.accounts.iter().map(|a| a.puid).collect(),
+        accounts: running
+            .pool
+            .accounts
+            .iter()
+            .map(|a| poolhist::ingest::AccountSource {
+                account: poolhist::pools::cloverpool::account(a.puid),
+                client: client.clone(),
+            })
+            .collect(),
         since: None,
         concurrency: 4,
-        retention: PoolRetention::default(),
+        retention: Default::default(),
         now: Some(now),
         show_progress: false,
         wait_for_lock: false,
-        max_workers: poolhist::ingest::directory::DEFAULT_MAX_WORKERS,
+        max_workers: poolhist::ingest::DEFAULT_MAX_WORKERS,
         handle_signals: false,
     }
 }
@@ -705,8 +717,8 @@ async fn breaker_run(bad_workers: &'static [i64]) {
     // Retries paced a little more like the real defaults (250 ms doubling to 30 s): a failing
     // series takes longer than a healthy one, as it does against a real pool.
     let mut options = hand_options(&running, &db, NOW);
-    options.client.backoff_base = Duration::from_millis(20);
-    options.client.max_backoff = Duration::from_millis(40);
+    options.accounts[0].client.backoff_base = Duration::from_millis(20);
+    options.accounts[0].client.max_backoff = Duration::from_millis(40);
     let error = try_ingest(&running, options)
         .await
         .expect_err("the run names the series it left out");

@@ -12,7 +12,7 @@ use common::{
     Pool, NOW,
 };
 use poolhist::ingest::{self, IngestOptions, IngestSummary};
-use poolhist::simulate::{FaultKind, SimConfig, SimStats};
+use poolhist::pools::cloverpool::sim::{FaultKind, SimConfig, SimStats};
 use rusqlite::Connection;
 
 /// A world big enough for a few hundred requests: 30 workers, pages cut at 48 points.
@@ -32,9 +32,9 @@ fn world(fault_rate: f64) -> SimConfig {
 /// fault takes 1.5 s) and tries 8 times.
 fn options(pool: &Pool, db: &Path) -> IngestOptions {
     let mut options = ingest_options(pool, db, NOW);
-    options.client.max_backoff = Duration::from_millis(100);
-    options.client.timeout = Duration::from_secs(1);
-    options.client.max_attempts = 8;
+    options.accounts[0].client.max_backoff = Duration::from_millis(100);
+    options.accounts[0].client.timeout = Duration::from_secs(1);
+    options.accounts[0].client.max_attempts = 8;
     options
 }
 
@@ -213,7 +213,7 @@ async fn a_pool_that_keeps_failing_ends_the_run_naming_endpoint_and_status_after
     .await;
     let db = dir.path().join("failing.db");
     let mut failing = options(&pool, &db);
-    failing.client.max_attempts = 3;
+    failing.accounts[0].client.max_attempts = 3;
     let started = std::time::Instant::now();
     let error = ingest::run(failing)
         .await
@@ -324,9 +324,9 @@ async fn empty_array_data_on_the_worker_list_is_retried_not_taken_as_no_workers(
 /// stored as a day of its own and move the cursor off midnight.
 #[test]
 fn a_daily_ticker_off_midnight_is_rejected() {
-    use poolhist::api::response::parse_share_history;
-    use poolhist::api::Dimension;
     use poolhist::ingest::plan::{normalize_page, Window};
+    use poolhist::model::Dimension;
+    use poolhist::pools::cloverpool::response::parse_share_history;
     let midnight = NOW - NOW % 86_400 - 86_400;
     let body = format!(
         r#"{{"err_no":0,"data":{{"shares_unit":"T","tickers":[[{midnight},"120.5","0.3"],[{},"99","0.2"]]}}}}"#,
@@ -338,7 +338,7 @@ fn a_daily_ticker_off_midnight_is_rejected() {
         count: 30,
         dimension: Dimension::Day,
     };
-    let page = normalize_page(&history, window, NOW);
+    let page = normalize_page(&history.raw_points(), window, NOW);
     let stored: Vec<i64> = page.tickers.iter().map(|t| t.ts).collect();
     assert_eq!(stored, vec![midnight]);
     assert_eq!(page.rejected, 1);

@@ -9,9 +9,10 @@ use common::{
     all_rows, assert_hourly_by_day_current, assert_same_rows, close, ingest_options, start_pool,
     Pool, Row, DAY, HOUR, NOW,
 };
-use poolhist::api::{AccessKey, Dimension};
-use poolhist::ingest::{self, IngestSummary, PoolRetention};
-use poolhist::simulate::{SimConfig, Simulator};
+use poolhist::http::AccessKey;
+use poolhist::ingest::{self, IngestSummary};
+use poolhist::model::Dimension;
+use poolhist::pools::cloverpool::sim::{SimConfig, Simulator};
 use rusqlite::Connection;
 
 fn sim_config(workers: u32) -> SimConfig {
@@ -37,7 +38,9 @@ fn expected_final_points(
     dimension: Dimension,
     now: i64,
 ) -> Vec<(i64, f64, f64)> {
-    let retention = PoolRetention::default().slots(worker_id.is_some(), dimension);
+    let retention = poolhist::pools::cloverpool::FACTS
+        .documented_retention
+        .slots(worker_id.is_some(), dimension);
     let step = dimension.step_seconds();
     let current = now.div_euclid(step) * step;
     (1..i64::from(retention))
@@ -189,7 +192,7 @@ async fn wrong_key_fails_fast_and_leaves_data_untouched() {
     let before = all_rows(&db);
 
     let mut bad = ingest_options(&pool, &db, NOW + HOUR);
-    bad.client.access_key = AccessKey::new("r_wrong_key_123").unwrap();
+    bad.accounts[0].client.access_key = AccessKey::new("r_wrong_key_123").unwrap();
     pool.sim.set_now(NOW + HOUR);
     let started = std::time::Instant::now();
     let error = ingest::run(bad).await.unwrap_err().to_string();

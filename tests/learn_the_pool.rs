@@ -9,9 +9,9 @@ use common::{
     paging_minimum, start_pool, watermarks, Pool, Row,
 };
 use common::{DAY, HOUR, NOW};
-use poolhist::api::Dimension;
 use poolhist::ingest;
-use poolhist::simulate::SimConfig;
+use poolhist::model::Dimension;
+use poolhist::pools::cloverpool::sim::SimConfig;
 use rusqlite::Connection;
 
 /// Every completed slot the pool keeps at its own clock is stored, final and exact; its

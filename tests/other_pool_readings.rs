@@ -17,8 +17,8 @@ use axum::routing::get;
 use axum::Router;
 use common::hand_pool::{json_body, ok, serve, Params, Served};
 use common::{HOUR, NOW};
-use poolhist::api::{AccessKey, ClientConfig};
-use poolhist::ingest::{self, IngestOptions, PoolRetention};
+use poolhist::http::{AccessKey, ClientConfig};
+use poolhist::ingest::{self, IngestOptions};
 use rusqlite::Connection;
 use serde_json::{json, Value};
 
@@ -160,19 +160,25 @@ async fn start() -> Served<OtherPool> {
 }
 
 fn options(url: &str, db: &std::path::Path) -> IngestOptions {
-    let mut client = ClientConfig::new(url, AccessKey::new(KEY).unwrap());
+    let mut client = ClientConfig::new(
+        url,
+        AccessKey::new(KEY).unwrap(),
+        poolhist::pools::cloverpool::PROTOCOL,
+    );
     client.backoff_base = std::time::Duration::from_millis(2);
     IngestOptions {
         db_path: db.to_owned(),
-        client,
-        puids: vec![PUID],
+        accounts: vec![poolhist::ingest::AccountSource {
+            account: poolhist::pools::cloverpool::account(PUID),
+            client,
+        }],
         since: None,
         concurrency: 3,
-        retention: PoolRetention::default(),
+        retention: Default::default(),
         now: Some(NOW),
         show_progress: false,
         wait_for_lock: false,
-        max_workers: poolhist::ingest::directory::DEFAULT_MAX_WORKERS,
+        max_workers: poolhist::ingest::DEFAULT_MAX_WORKERS,
         handle_signals: false,
     }
 }

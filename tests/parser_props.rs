@@ -1,12 +1,12 @@
 //! Hostile input: whatever bytes the pool sends, parsing ends in a value or an error, never a
 //! panic; and well-formed share history survives every quirk the reference allows.
 
-use poolhist::api::model::RawTicker;
-use poolhist::api::response::{
+use poolhist::ingest::plan::{normalize_page, Window, MAX_PLAUSIBLE_HS};
+use poolhist::model::Dimension;
+use poolhist::pools::cloverpool::response::{
     parse_group_page, parse_share_history, parse_stats, parse_worker_page,
 };
-use poolhist::api::Dimension;
-use poolhist::ingest::plan::{normalize_page, Window, MAX_PLAUSIBLE_HS};
+use poolhist::pools::cloverpool::wire::RawTicker;
 use proptest::prelude::*;
 
 fn all_parsers(body: &[u8]) {
@@ -66,7 +66,7 @@ proptest! {
         all_parsers(&body.as_bytes()[..cut]);
         if let Ok(history) = parse_share_history("/x", body.as_bytes()) {
             let window = Window { start_ts: 0, count: 720, dimension: Dimension::Hour };
-            let page = normalize_page(&history, window, 1_763_641_800);
+            let page = normalize_page(&history.raw_points(), window, 1_763_641_800);
             for t in &page.tickers {
                 prop_assert!(t.hashrate_hs >= 0.0 && t.hashrate_hs <= MAX_PLAUSIBLE_HS);
                 prop_assert!(t.ts < 720 * 3_600, "only the window asked for");

@@ -25,9 +25,10 @@ use common::{
     Row,
 };
 use common::{DAY, HOUR, NOW};
-use poolhist::api::{AccessKey, ClientConfig, Dimension};
-use poolhist::ingest::{self, IngestOptions, IngestSummary, PoolRetention};
-use poolhist::simulate::SimConfig;
+use poolhist::http::{AccessKey, ClientConfig};
+use poolhist::ingest::{self, IngestOptions, IngestSummary};
+use poolhist::model::Dimension;
+use poolhist::pools::cloverpool::sim::SimConfig;
 use rusqlite::Connection;
 use serde_json::{json, Value};
 
@@ -527,20 +528,26 @@ fn documented(is_worker: bool, step: i64) -> i64 {
 }
 
 fn hand_options(url: &str, db: &Path, now: i64) -> IngestOptions {
-    let mut client = ClientConfig::new(url, AccessKey::new(KEY).unwrap());
+    let mut client = ClientConfig::new(
+        url,
+        AccessKey::new(KEY).unwrap(),
+        poolhist::pools::cloverpool::PROTOCOL,
+    );
     client.backoff_base = Duration::from_millis(2);
     client.max_backoff = Duration::from_millis(20);
     IngestOptions {
         db_path: db.to_owned(),
-        client,
-        puids: vec![PUID],
+        accounts: vec![poolhist::ingest::AccountSource {
+            account: poolhist::pools::cloverpool::account(PUID),
+            client,
+        }],
         since: None,
         concurrency: 4,
-        retention: PoolRetention::default(),
+        retention: Default::default(),
         now: Some(now),
         show_progress: false,
         wait_for_lock: false,
-        max_workers: poolhist::ingest::directory::DEFAULT_MAX_WORKERS,
+        max_workers: poolhist::ingest::DEFAULT_MAX_WORKERS,
         handle_signals: false,
     }
 }

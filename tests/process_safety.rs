@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use poolhist::simulate::{self, SimConfig, Simulator};
+use poolhist::pools::cloverpool::sim::{self as simulate, SimConfig, Simulator};
 use rusqlite::Connection;
 
 const NOW: i64 = 1_763_641_800;

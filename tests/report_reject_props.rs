@@ -8,13 +8,14 @@ mod random_db;
 
 use std::collections::BTreeMap;
 
-use poolhist::api::Dimension;
+use poolhist::model::Dimension;
+use poolhist::model::Point;
 use poolhist::report::gaps::{self, Gap};
 use poolhist::report::monthly::{self, DailyHashrate};
 use poolhist::report::period::Period;
 use poolhist::report::reject_rate::{self, RejectRateDay, RejectRateRow};
 use poolhist::report::Selection;
-use poolhist::store::{PageWrite, Store, TickerRow};
+use poolhist::store::{PageWrite, Store};
 use random_db::{
     assert_summary_current, random_db, random_period, stored_series, stored_workers, RandomDb, Rng,
     Stored, StoredWorker, D, DAYS, END, H, PUID, START,
@@ -73,7 +74,7 @@ fn leave_stray_live_points(db: &RandomDb, rng: &mut Rng) {
         let page = PageWrite {
             series_id,
             dimension: Dimension::Hour,
-            tickers: vec![TickerRow {
+            tickers: vec![Point {
                 ts,
                 hashrate_hs: if rng.chance(80) {
                     5e13 * rng.unit()
@@ -102,7 +103,7 @@ fn add_off_midnight_daily_points(db: &RandomDb, rng: &mut Rng) {
         let page = PageWrite {
             series_id,
             dimension: Dimension::Day,
-            tickers: vec![TickerRow {
+            tickers: vec![Point {
                 ts: START + rng.range(-1, DAYS + 1) * D + 5 * H,
                 hashrate_hs: 5e13 * rng.unit(),
                 reject_rate: 0.1 * rng.unit(),

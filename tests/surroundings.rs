@@ -413,8 +413,11 @@ fn a_new_database_is_private_even_under_a_permissive_umask() {
 
     // SQLite gives the WAL and shared-memory files the database file's mode.
     let conn = Connection::open(&db).unwrap();
-    conn.execute("INSERT INTO accounts VALUES (1, 0, 0)", [])
-        .unwrap();
+    conn.execute(
+        "INSERT INTO accounts (account_id, first_seen, last_seen) VALUES (1, 0, 0)",
+        [],
+    )
+    .unwrap();
     for suffix in ["-wal", "-shm"] {
         assert_eq!(mode_of(&with_suffix(&db, suffix)), 0o600, "{suffix}");
     }

@@ -16,7 +16,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use binary::{poolhist_with_key, run, stderr_of, INGEST_NOWHERE};
-use poolhist::api::{AccessKey, ApiError, ClientConfig, PoolClient};
+use poolhist::http::{AccessKey, ApiError, ClientConfig};
+use poolhist::pools::cloverpool::Client as PoolClient;
 use raw_server::{serve, RawServer};
 use report_fixture::{fixture, PUID, T0};
 use rusqlite::{params, Connection};
@@ -90,7 +91,11 @@ async fn reply_raw(mut stream: TcpStream, status: &str, extra_headers: &str, bod
 }
 
 fn client_config(base_url: &str) -> ClientConfig {
-    let mut config = ClientConfig::new(base_url, AccessKey::new(KEY).unwrap());
+    let mut config = ClientConfig::new(
+        base_url,
+        AccessKey::new(KEY).unwrap(),
+        poolhist::pools::cloverpool::PROTOCOL,
+    );
     config.timeout = Duration::from_secs(20);
     config.max_attempts = 1;
     config.backoff_base = Duration::from_millis(1);
@@ -172,8 +177,8 @@ async fn compressed_cap_case(body: Vec<u8>) -> (Result<(), ApiError>, u64) {
     let server = serve_gzip(Arc::new(body), Arc::clone(&sent)).await;
     let mut config = client_config(&server.base_url);
     config.max_body_bytes = MIB;
-    let client = PoolClient::new(config).unwrap();
-    let result = within_60_s(client.stats(1)).await.map(|_| ());
+    let client = PoolClient::new(config, 1).unwrap();
+    let result = within_60_s(client.stats()).await.map(|_| ());
     // Let the server notice a hang-up.
     tokio::time::sleep(Duration::from_millis(200)).await;
     (result, sent.load(Ordering::Relaxed))
@@ -261,8 +266,8 @@ async fn a_redirect_to_the_same_host_on_another_port_is_refused() {
         )
     })
     .await;
-    let client = PoolClient::new(client_config(&server.base_url)).unwrap();
-    let error = within_60_s(client.stats(1)).await.unwrap_err();
+    let client = PoolClient::new(client_config(&server.base_url), 1).unwrap();
+    let error = within_60_s(client.stats()).await.unwrap_err();
     let text = error.to_string();
     assert!(text.contains("another origin"), "{text}");
     assert!(!text.contains(KEY), "{text}");
@@ -277,8 +282,8 @@ async fn a_redirect_from_http_to_https_of_the_same_host_is_refused_clearly() {
     let server =
         redirecting_server(|port| format!("https://127.0.0.1:{port}/v1/worker/stats?{{query}}"))
             .await;
-    let client = PoolClient::new(client_config(&server.base_url)).unwrap();
-    let error = within_60_s(client.stats(1)).await.unwrap_err();
+    let client = PoolClient::new(client_config(&server.base_url), 1).unwrap();
+    let error = within_60_s(client.stats()).await.unwrap_err();
     let text = error.to_string();
     assert!(
         text.contains("another origin") && text.contains("https://127.0.0.1"),
@@ -299,8 +304,8 @@ async fn a_redirect_with_userinfo_never_shows_it_or_the_key() {
         format!("http://evil:hunter2@127.0.0.1:{port}/v1/worker/stats?{{query}}")
     })
     .await;
-    let client = PoolClient::new(client_config(&server.base_url)).unwrap();
-    let result = within_60_s(client.stats(1)).await;
+    let client = PoolClient::new(client_config(&server.base_url), 1).unwrap();
+    let result = within_60_s(client.stats()).await;
     if let Err(error) = &result {
         let text = error.to_string();
         assert!(
@@ -333,8 +338,8 @@ async fn a_scheme_relative_redirect_elsewhere_is_refused() {
         )
     })
     .await;
-    let client = PoolClient::new(client_config(&server.base_url)).unwrap();
-    let error = within_60_s(client.stats(1)).await.unwrap_err();
+    let client = PoolClient::new(client_config(&server.base_url), 1).unwrap();
+    let error = within_60_s(client.stats()).await.unwrap_err();
     assert!(error.to_string().contains("another origin"), "{error}");
     let accepted = tokio::time::timeout(Duration::from_millis(300), other.accept()).await;
     assert!(accepted.is_err(), "the other port got a connection");
@@ -363,8 +368,8 @@ async fn a_key_in_err_msg_across_the_truncation_point_is_still_hidden() {
             })
         })
         .await;
-        let client = PoolClient::new(client_config(&server.base_url)).unwrap();
-        let text = within_60_s(client.stats(1)).await.unwrap_err().to_string();
+        let client = PoolClient::new(client_config(&server.base_url), 1).unwrap();
+        let text = within_60_s(client.stats()).await.unwrap_err().to_string();
         for len in 6..=KEY.len() {
             for start in 0..=KEY.len() - len {
                 let piece = &KEY[start..start + len];
@@ -1039,7 +1044,7 @@ async fn a_doubly_encoded_key_in_err_msg_is_hidden() {
     .await;
     let mut config = client_config(&server.base_url);
     config.access_key = AccessKey::new(key_with_tilde).unwrap();
-    let client = PoolClient::new(config).unwrap();
-    let text = within_60_s(client.stats(1)).await.unwrap_err().to_string();
+    let client = PoolClient::new(config, 1).unwrap();
+    let text = within_60_s(client.stats()).await.unwrap_err().to_string();
     assert!(!text.contains("4711"), "{text}");
 }

@@ -1,8 +1,7 @@
-//! One ingest run: list each account's groups and workers, plan every series from its
-//! watermark, fetch pages concurrently under the client's rate limit, and hand them to a single
-//! writer thread that commits each page with its watermark.
+//! One ingest run: list each account's groups and workers at its pool, plan every series from
+//! its watermark, fetch pages concurrently under the clients' rate limits, and hand them to the
+//! one writer thread, which commits each page with its watermark.
 
-pub mod directory;
 pub mod locate;
 pub mod plan;
 mod progress;
@@ -14,28 +13,37 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use tokio::sync::mpsc;
-
-use crate::api::{ApiError, ClientConfig, PoolClient};
-use crate::store::{lock, LockError, PageWrite, RunTotals, Store, StoreError, WriteCounts};
-pub use plan::PoolRetention;
+use crate::http::{ApiError, ClientConfig, ClientCounters};
+use crate::model::{AccountRef, Dimension};
+use crate::pools::PoolAccount;
+use crate::store::writer::{self, CommandError, WriterHandle};
+use crate::store::{lock, LockError, RunTotals, Store, StoreError, WriteCounts};
+pub use plan::{PoolRetention, RetentionGuess};
 use progress::Progress;
 use series::{fetch_series, FetchError, FetchShared, SeriesJob};
 
-/// Pages the fetchers may run ahead of the writer; bounds memory.
-const WRITE_QUEUE_PAGES: usize = 256;
-/// Pages the writer groups into one transaction when they queue up.
-const PAGES_PER_TRANSACTION: usize = 64;
+/// Workers listed per account at most unless `--max-workers` says otherwise: far above any farm
+/// (a few hundred bytes each in memory), far below what would exhaust the machine.
+pub const DEFAULT_MAX_WORKERS: usize = 200_000;
+
+/// One account to collect, and how to reach its pool.
+#[derive(Debug, Clone)]
+pub struct AccountSource {
+    pub account: AccountRef,
+    /// Base URL, key and HTTP settings; the pool's own protocol is applied on connecting.
+    pub client: ClientConfig,
+}
 
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
     pub db_path: PathBuf,
-    pub client: ClientConfig,
-    pub puids: Vec<i64>,
+    pub accounts: Vec<AccountSource>,
     /// First-run backfill start (Unix seconds); default: as far back as the pool keeps.
     pub since: Option<i64>,
+    /// Requests in flight at once, across accounts.
     pub concurrency: usize,
-    pub retention: PoolRetention,
+    /// First guesses of what the pools keep (`--pool-*`), over each pool's documented values.
+    pub retention: RetentionGuess,
     /// The run's clock; `None` reads the system clock.
     pub now: Option<i64>,
     pub show_progress: bool,
@@ -124,6 +132,8 @@ pub enum IngestError {
     Api(#[from] ApiError),
     #[error("{0}")]
     Store(#[from] StoreError),
+    #[error("{account}: {error}")]
+    Account { account: String, error: ApiError },
     #[error("{0}")]
     Locked(#[from] LockError),
     #[error("{0}")]
@@ -175,36 +185,58 @@ async fn stop_signal(listen: bool) -> Interrupted {
 }
 
 pub async fn run(options: IngestOptions) -> Result<IngestSummary, IngestError> {
-    if options.puids.is_empty() {
+    if options.accounts.is_empty() {
         return Err(IngestError::Config(
-            "no --puid given: name the sub-account(s) to collect".to_owned(),
+            "no account given: name the accounts to collect (--puid, --pool foundry --account NAME, or --config)"
+                .to_owned(),
         ));
     }
     let started = Instant::now();
     let now = options
         .now
         .unwrap_or_else(|| chrono::Utc::now().timestamp());
-    let client = Arc::new(PoolClient::new(options.client.clone()).map_err(IngestError::Config)?);
+    let counters = Arc::new(ClientCounters::default());
+    let mut pools = Vec::with_capacity(options.accounts.len());
+    for source in &options.accounts {
+        let pool = PoolAccount::connect(
+            &source.account,
+            source.client.clone(),
+            Arc::clone(&counters),
+        )
+        .map_err(IngestError::Config)?;
+        pools.push(Arc::new(pool));
+    }
     let stop = stop_signal(options.handle_signals);
     tokio::pin!(stop);
     let _lock = take_lock(&options, stop.as_mut()).await?;
-    let mut store = Store::open(&options.db_path)?;
-    let run_id = store.begin_run(&options.puids, now)?;
+    let store = Store::open(&options.db_path)?;
+    let (writer, writer_thread) = writer::spawn(store);
+    let accounts: Vec<AccountRef> = pools.iter().map(|p| p.account().clone()).collect();
+    let run_id = writer
+        .begin_run(&accounts, now)
+        .await
+        .map_err(command_error)?;
 
     let shared = Arc::new(FetchShared::default());
     let mut summary = IngestSummary {
         run_id,
-        accounts: options.puids.len(),
+        accounts: pools.len(),
         ..IngestSummary::default()
     };
-    let (store, outcome) =
-        fetch_everything(&options, now, &client, store, &shared, &mut summary, stop).await;
-    let mut store = store?;
-
-    let (counts, mut failure) = match outcome {
-        Ok(counts) => (counts, None),
-        Err((counts, error)) => (counts, Some(error)),
-    };
+    let progress = Progress::start(options.show_progress, &counters, &shared);
+    let outcome = fetch_everything(
+        &options,
+        now,
+        &pools,
+        &writer,
+        &shared,
+        &mut summary,
+        &progress,
+        stop,
+    )
+    .await;
+    progress.finish();
+    let mut failure = outcome.err();
     if failure.is_none() {
         if let Ok(mut failed) = shared.series_failed.lock() {
             if let (count @ 1.., Some(first)) = (failed.0, failed.1.take()) {
@@ -212,30 +244,51 @@ pub async fn run(options: IngestOptions) -> Result<IngestSummary, IngestError> {
             }
         }
     }
-    summary.requests = client.requests();
-    summary.retries = client.retries();
+    summary.requests = counters.requests();
+    summary.retries = counters.retries();
     summary.tickers_fetched = shared.tickers_fetched.load(Ordering::Relaxed);
     summary.tickers_rejected = shared.tickers_rejected.load(Ordering::Relaxed);
-    summary.counts = counts;
-    summary.expired_series = counts.gaps;
     summary.series_skipped = shared.series_skipped.load(Ordering::Relaxed);
-    summary.seconds = started.elapsed().as_secs_f64();
     summary.since_before_retention = shared.since_before_retention.load(Ordering::Relaxed);
     // Kept even when the run failed: what the pool showed of itself is true either way.
-    store.save_pool_knowledge(&shared.learned(now), now)?;
+    writer
+        .save_pool_knowledge(shared.learned(now), now)
+        .await
+        .map_err(command_error)?;
     let totals = RunTotals {
         series_synced: shared.series_done.load(Ordering::Relaxed),
         requests: summary.requests,
         tickers_fetched: summary.tickers_fetched,
         tickers_rejected: summary.tickers_rejected,
-        counts,
+        counts: WriteCounts::default(),
     };
     let finished_at = chrono::Utc::now().timestamp().max(now);
     let error_text = failure.as_ref().map(ToString::to_string);
-    store.finish_run(run_id, finished_at, &totals, error_text.as_deref())?;
+    let pages = writer
+        .finish_run(finished_at, totals, error_text)
+        .await
+        .map_err(command_error)?;
+    drop(writer);
+    if writer_thread.join().is_err() {
+        return Err(IngestError::WriterGone);
+    }
+    summary.counts = pages.counts;
+    summary.expired_series = pages.counts.gaps;
+    summary.seconds = started.elapsed().as_secs_f64();
+    // A failed page write is the run's failure: the pages after it were not committed.
+    if let Some(error) = pages.page_error {
+        return Err(IngestError::Store(error));
+    }
     match failure {
         Some(error) => Err(error),
         None => Ok(summary),
+    }
+}
+
+fn command_error(error: CommandError) -> IngestError {
+    match error {
+        CommandError::Store(e) => IngestError::Store(e),
+        CommandError::Closed(_) => IngestError::WriterGone,
     }
 }
 
@@ -267,60 +320,56 @@ async fn take_lock(
     }
 }
 
-type Outcome = Result<WriteCounts, (WriteCounts, IngestError)>;
-
-/// Lists, plans and fetches every account; returns the store (for the run log) and the outcome.
+/// Lists, plans and fetches every account. Directory first (small), then the series.
+#[allow(clippy::too_many_arguments)]
 async fn fetch_everything(
     options: &IngestOptions,
     now: i64,
-    client: &Arc<PoolClient>,
-    mut store: Store,
+    pools: &[Arc<PoolAccount>],
+    writer: &WriterHandle,
     shared: &Arc<FetchShared>,
     summary: &mut IngestSummary,
+    progress: &Progress,
     mut stop: std::pin::Pin<&mut impl std::future::Future<Output = Interrupted>>,
-) -> (Result<Store, IngestError>, Outcome) {
-    // Directory first (small), on this thread; then the store moves to the writer thread.
+) -> Result<(), IngestError> {
     let mut account_jobs = Vec::new();
     let mut worker_jobs = Vec::new();
-    for &puid in &options.puids {
+    for pool in pools {
+        let account = pool.account();
         let listing = tokio::select! {
-            listed = directory::fetch_directory(client, puid, options.max_workers) => listed,
-            signal = stop.as_mut() => {
-                return (Ok(store), Err((WriteCounts::default(), IngestError::Interrupted(signal))))
-            }
+            listed = pool.directory(options.max_workers) => listed,
+            signal = stop.as_mut() => return Err(IngestError::Interrupted(signal)),
         };
-        let directory = match listing {
-            Ok(d) => d,
-            Err(e) => return (Ok(store), Err((WriteCounts::default(), e.into()))),
-        };
+        let directory = listing.map_err(|error| IngestError::Account {
+            account: account.to_string(),
+            error,
+        })?;
         summary.workers += directory.workers.len();
         if directory.workers_capped {
             summary.accounts_capped += 1;
             tracing::warn!(
-                "puid {puid}: the pool lists more than {} workers; collecting the first {} by id (raise --max-workers)",
+                "{account}: the pool lists more than {} workers; collecting the first {} by id (raise --max-workers)",
                 options.max_workers,
                 options.max_workers
             );
         }
-        let states = match store.upsert_directory(puid, &directory.groups, &directory.workers, now)
-        {
-            Ok(s) => s,
-            Err(e) => return (Ok(store), Err((WriteCounts::default(), e.into()))),
-        };
-        let learned = match store.pool_knowledge(puid) {
-            Ok(k) => k,
-            Err(e) => return (Ok(store), Err((WriteCounts::default(), e.into()))),
-        };
-        for state in states {
+        let stored = writer
+            .upsert_directory(account, pool.facts(), directory, now)
+            .await
+            .map_err(command_error)?;
+        let documented = options.retention.over(pool.facts().documented_retention);
+        for state in stored.series {
             let is_worker = state.worker_id.is_some();
             // What an earlier run learned wins over the documented value.
-            let retention_slots = learned
+            let retention_slots = stored
+                .learned
                 .iter()
                 .find(|k| k.is_worker == is_worker && k.dimension == state.dimension)
                 .and_then(|k| k.retention_slots)
                 .and_then(|slots| u32::try_from(slots).ok())
-                .unwrap_or_else(|| options.retention.slots(is_worker, state.dimension));
+                .unwrap_or_else(|| documented.slots(is_worker, state.dimension));
             let job = SeriesJob {
+                pool: Arc::clone(pool),
                 state,
                 retention_slots,
                 since: options.since,
@@ -333,22 +382,18 @@ async fn fetch_everything(
         }
     }
     summary.series = (account_jobs.len() + worker_jobs.len()) as u64;
+    progress.set_series(summary.series);
 
-    let (sender, receiver) = mpsc::channel::<PageWrite>(WRITE_QUEUE_PAGES);
-    let run_id = summary.run_id;
-    let writer = std::thread::spawn(move || write_loop(store, receiver, run_id, now));
-    let progress = Progress::start(options.show_progress, summary.series, client, shared);
-
-    // Account series first: they show where the pool's clock stands (its publication horizon)
+    // Account series first: they show where each pool's clock stands (its publication horizon)
     // and how many slots one request gets, which then lets empty worker pages advance safely.
     // The account's hourly series before its daily one: the hourly clock tells whether the
     // pool's newest day is over.
     let (account_hourly, account_daily): (Vec<SeriesJob>, Vec<SeriesJob>) = account_jobs
         .into_iter()
-        .partition(|job| job.state.dimension == crate::api::Dimension::Hour);
+        .partition(|job| job.state.dimension == Dimension::Hour);
     let fetch_all = async {
         for jobs in [account_hourly, account_daily, worker_jobs] {
-            fetch_jobs(jobs, options.concurrency, now, client, shared, &sender).await?;
+            fetch_jobs(jobs, options.concurrency, now, shared, writer).await?;
         }
         Ok(())
     };
@@ -357,27 +402,12 @@ async fn fetch_everything(
         done = fetch_all => done,
         signal = stop.as_mut() => Err(FetchError::Interrupted(signal)),
     };
-    drop(sender);
-    progress.finish();
-    let (store, counts, write_error) = match writer.join() {
-        Ok(joined) => joined,
-        Err(_) => {
-            return (
-                Err(IngestError::WriterGone),
-                Err((WriteCounts::default(), IngestError::WriterGone)),
-            )
-        }
-    };
-    let outcome = match (write_error, result) {
-        (Some(e), _) => Err((counts, IngestError::Store(e))),
-        (None, Err(FetchError::Api(e))) => Err((counts, IngestError::Api(e))),
-        (None, Err(FetchError::WriterClosed)) => Err((counts, IngestError::WriterGone)),
-        (None, Err(FetchError::Interrupted(signal))) => {
-            Err((counts, IngestError::Interrupted(signal)))
-        }
-        (None, Ok(())) => Ok(counts),
-    };
-    (Ok(store), outcome)
+    match result {
+        Ok(()) => Ok(()),
+        Err(FetchError::Api(e)) => Err(IngestError::Api(e)),
+        Err(FetchError::WriterClosed) => Err(IngestError::WriterGone),
+        Err(FetchError::Interrupted(signal)) => Err(IngestError::Interrupted(signal)),
+    }
 }
 
 /// Runs `concurrency` fetchers over the jobs; the first error stops them all.
@@ -385,17 +415,15 @@ async fn fetch_jobs(
     jobs: Vec<SeriesJob>,
     concurrency: usize,
     now: i64,
-    client: &Arc<PoolClient>,
     shared: &Arc<FetchShared>,
-    sender: &mpsc::Sender<PageWrite>,
+    writer: &WriterHandle,
 ) -> Result<(), FetchError> {
     let queue = Arc::new(Mutex::new(VecDeque::from(jobs)));
     let mut fetchers = tokio::task::JoinSet::new();
     for _ in 0..concurrency.max(1) {
         let queue = Arc::clone(&queue);
-        let client = Arc::clone(client);
         let shared = Arc::clone(shared);
-        let sender = sender.clone();
+        let writer = writer.clone();
         fetchers.spawn(async move {
             loop {
                 let job = match queue.lock() {
@@ -403,7 +431,7 @@ async fn fetch_jobs(
                     Err(_) => None,
                 };
                 let Some(job) = job else { return Ok(()) };
-                fetch_series(&client, &job, now, &shared, &sender).await?;
+                fetch_series(&job, now, &shared, &writer).await?;
             }
         });
     }
@@ -426,33 +454,4 @@ async fn fetch_jobs(
         }
     }
     first_error.map_or(Ok(()), Err)
-}
-
-/// The single writer: commits pages as they come, grouping queued pages into one transaction.
-fn write_loop(
-    mut store: Store,
-    mut receiver: mpsc::Receiver<PageWrite>,
-    run_id: i64,
-    now: i64,
-) -> (Store, WriteCounts, Option<StoreError>) {
-    let mut counts = WriteCounts::default();
-    let mut batch = Vec::with_capacity(PAGES_PER_TRANSACTION);
-    while let Some(page) = receiver.blocking_recv() {
-        batch.push(page);
-        while batch.len() < PAGES_PER_TRANSACTION {
-            match receiver.try_recv() {
-                Ok(page) => batch.push(page),
-                Err(_) => break,
-            }
-        }
-        match store.write_pages(&batch, run_id, now) {
-            Ok(written) => counts += written,
-            Err(e) => {
-                receiver.close();
-                return (store, counts, Some(e));
-            }
-        }
-        batch.clear();
-    }
-    (store, counts, None)
 }

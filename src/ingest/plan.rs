@@ -1,48 +1,32 @@
 //! What to fetch: where each series starts, what the pool still keeps, what has expired, and how
 //! a page of tickers becomes rows. Pure functions of the stored state and `now`.
 
-use crate::api::model::RawTicker;
-use crate::api::response::ShareHistory;
-use crate::api::Dimension;
-use crate::store::TickerRow;
+use crate::model::{Dimension, Point, RawPoint};
+pub use crate::model::{PoolRetention, Window};
 
-/// The most points one request asks for. The pool's maximum is undocumented; clients use 30..720.
-pub const MAX_COUNT: u32 = 720;
+/// First guesses of what the pools keep, from the command line (`--pool-*`): each one given
+/// replaces the pool's documented value. What a run learns from the pool's answers wins over both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetentionGuess {
+    pub worker_hours: Option<u32>,
+    pub account_hours: Option<u32>,
+    pub worker_days: Option<u32>,
+    pub account_days: Option<u32>,
+}
+
+impl RetentionGuess {
+    pub fn over(&self, documented: PoolRetention) -> PoolRetention {
+        PoolRetention {
+            worker_hours: self.worker_hours.unwrap_or(documented.worker_hours),
+            account_hours: self.account_hours.unwrap_or(documented.account_hours),
+            worker_days: self.worker_days.unwrap_or(documented.worker_days),
+            account_days: self.account_days.unwrap_or(documented.account_days),
+        }
+    }
+}
+
 /// Until a page shows the pool serves more, assume a request covers at least this many slots.
 pub const MIN_ASSUMED_SLOTS: u32 = 30;
-
-/// How far back the pool keeps each kind of history, in slots of its dimension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PoolRetention {
-    pub worker_hours: u32,
-    pub account_hours: u32,
-    pub worker_days: u32,
-    pub account_days: u32,
-}
-
-impl Default for PoolRetention {
-    /// The pool's open-source backend: worker hourly 3 days, account hourly 30 days, worker
-    /// daily 90 days; account daily is kept, and a first run reaches back one year.
-    fn default() -> PoolRetention {
-        PoolRetention {
-            worker_hours: 72,
-            account_hours: 720,
-            worker_days: 90,
-            account_days: 365,
-        }
-    }
-}
-
-impl PoolRetention {
-    pub fn slots(&self, is_worker: bool, dimension: Dimension) -> u32 {
-        match (is_worker, dimension) {
-            (true, Dimension::Hour) => self.worker_hours,
-            (false, Dimension::Hour) => self.account_hours,
-            (true, Dimension::Day) => self.worker_days,
-            (false, Dimension::Day) => self.account_days,
-        }
-    }
-}
 
 /// Re-fetched behind the watermark on every run, for points the pool revises late.
 pub fn late_window_slots(dimension: Dimension) -> i64 {
@@ -56,17 +40,18 @@ pub fn floor_to_step(ts: i64, dimension: Dimension) -> i64 {
     ts.div_euclid(dimension.step_seconds()) * dimension.step_seconds()
 }
 
-/// How many points to ask for from `cursor`: no more than the slots up to now.
-pub fn count_for(cursor: i64, now: i64, dimension: Dimension) -> u32 {
+/// How many points to ask for from `cursor`: no more than the slots up to now, nor than the
+/// pool's most per request.
+pub fn count_for(cursor: i64, now: i64, dimension: Dimension, most: u32) -> u32 {
     let remaining = (now - cursor).div_euclid(dimension.step_seconds()) + 1;
-    remaining.clamp(1, i64::from(MAX_COUNT)) as u32
+    remaining.clamp(1, i64::from(most.max(1))) as u32
 }
 
 /// A page of share history turned into rows.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NormalizedPage {
     /// Valid points, sorted by time, one per timestamp.
-    pub tickers: Vec<TickerRow>,
+    pub tickers: Vec<Point>,
     /// Nonsense points that were not stored (see `normalize_page`).
     pub rejected: u64,
     /// Slots the pool sent as null or without a value.
@@ -76,14 +61,6 @@ pub struct NormalizedPage {
     pub outside_window: u64,
 }
 
-/// The slots one request asked for: `count` slots from `start_ts`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
-    pub start_ts: i64,
-    pub count: u32,
-    pub dimension: Dimension,
-}
-
 /// No series hashes faster than this (H/s): ten times the whole Bitcoin network of 2026
 /// (about 1 ZH/s). A larger value is a unit or parsing accident, never a point to store.
 pub const MAX_PLAUSIBLE_HS: f64 = 1e22;
@@ -91,11 +68,11 @@ pub const MAX_PLAUSIBLE_HS: f64 = 1e22;
 /// Applies the stated rules: a point is stored when its timestamp is a whole hour (for daily
 /// points: the day boundary the page's points agree on) inside the window asked for and not
 /// after `now` (so never more than `count` slots), its hashrate in H/s is finite, >= 0 and at
-/// most `MAX_PLAUSIBLE_HS`, and its reject percentage is within 0..=100. Anything else
-/// is rejected and counted, never clamped into plausible-looking data. A null ticker, or one with no
-/// hashrate, means "no data for that slot". The point whose bucket is still filling is
-/// provisional. Duplicate timestamps keep the last one sent.
-pub fn normalize_page(history: &ShareHistory, window: Window, now: i64) -> NormalizedPage {
+/// most `MAX_PLAUSIBLE_HS`, and its reject rate is a fraction within 0..=1 (a point with
+/// hashrate and no reject rate is not a point). Anything else is rejected and counted, never
+/// clamped into plausible-looking data. An empty point means "no data for that slot". The point
+/// whose bucket is still filling is provisional. Duplicate timestamps keep the last one sent.
+pub fn normalize_page(points: &[RawPoint], window: Window, now: i64) -> NormalizedPage {
     let dimension = window.dimension;
     let step = dimension.step_seconds();
     let asked = window.start_ts
@@ -105,24 +82,24 @@ pub fn normalize_page(history: &ShareHistory, window: Window, now: i64) -> Norma
     let current_slot = floor_to_step(now, dimension);
     let mut page = NormalizedPage::default();
     // A live point some pools stamp with the time of the request rather than its slot.
-    let mut unaligned_live: Option<TickerRow> = None;
-    for raw in &history.tickers {
-        let (ts, accept, reject_percent) = match *raw {
-            RawTicker::Null => {
+    let mut unaligned_live: Option<Point> = None;
+    for raw in points {
+        let (ts, hashrate_hs, reject_rate) = match *raw {
+            RawPoint::Empty => {
                 page.empty += 1;
                 continue;
             }
-            RawTicker::Invalid => {
+            RawPoint::Invalid => {
                 page.rejected += 1;
                 continue;
             }
-            RawTicker::Values {
+            RawPoint::Values {
                 ts,
-                accept,
-                reject_percent,
-            } => (ts, accept, reject_percent),
+                hashrate_hs,
+                reject_rate,
+            } => (ts, hashrate_hs, reject_rate),
         };
-        let Some(accept) = accept else {
+        let Some(hashrate_hs) = hashrate_hs else {
             page.empty += 1;
             continue;
         };
@@ -131,17 +108,12 @@ pub fn normalize_page(history: &ShareHistory, window: Window, now: i64) -> Norma
             continue;
         };
         let ts = ts as i64;
-        let reject_percent = match reject_percent {
-            Some(p) => p,
-            None if accept == 0.0 => 0.0,
-            None => {
-                page.rejected += 1;
-                continue;
-            }
+        let Some(reject_rate) = reject_rate else {
+            page.rejected += 1;
+            continue;
         };
-        let hashrate_hs = accept * history.multiplier_hs;
-        let valid_values = (0.0..=MAX_PLAUSIBLE_HS).contains(&hashrate_hs)
-            && (0.0..=100.0).contains(&reject_percent);
+        let valid_values =
+            (0.0..=MAX_PLAUSIBLE_HS).contains(&hashrate_hs) && (0.0..=1.0).contains(&reject_rate);
         if valid_values
             && ts % 3_600 != 0
             && ts <= now
@@ -151,10 +123,10 @@ pub fn normalize_page(history: &ShareHistory, window: Window, now: i64) -> Norma
             if unaligned_live.is_some() {
                 page.rejected += 1;
             }
-            unaligned_live = Some(TickerRow {
+            unaligned_live = Some(Point {
                 ts: current_slot,
                 hashrate_hs,
-                reject_rate: reject_percent / 100.0,
+                reject_rate,
                 provisional: true,
             });
             continue;
@@ -168,10 +140,10 @@ pub fn normalize_page(history: &ShareHistory, window: Window, now: i64) -> Norma
             page.outside_window += 1;
             continue;
         }
-        page.tickers.push(TickerRow {
+        page.tickers.push(Point {
             ts,
             hashrate_hs,
-            reject_rate: reject_percent / 100.0,
+            reject_rate,
             provisional: ts + step > now,
         });
     }
@@ -187,7 +159,7 @@ pub fn normalize_page(history: &ShareHistory, window: Window, now: i64) -> Norma
     }
     // Stable sort keeps the pool's order among equal timestamps; keep the last of each.
     page.tickers.sort_by_key(|t| t.ts);
-    let mut deduped: Vec<TickerRow> = Vec::with_capacity(page.tickers.len());
+    let mut deduped: Vec<Point> = Vec::with_capacity(page.tickers.len());
     for ticker in page.tickers.drain(..) {
         match deduped.last_mut() {
             Some(last) if last.ts == ticker.ts => *last = ticker,
@@ -203,7 +175,7 @@ pub fn normalize_page(history: &ShareHistory, window: Window, now: i64) -> Norma
 /// majority (hourly points sent as daily ones, a partial first day tipping the count) UTC
 /// midnight wins where any point stands on it, else the most common time of day. A point at any
 /// other time is nonsense, and would also move the cursor off the day boundary.
-fn reject_off_day_boundary(tickers: &mut Vec<TickerRow>) -> u64 {
+fn reject_off_day_boundary(tickers: &mut Vec<Point>) -> u64 {
     let day = Dimension::Day.step_seconds();
     let mut votes: Vec<(i64, usize)> = Vec::new();
     for ticker in tickers.iter() {
@@ -245,29 +217,27 @@ mod tests {
         }
     }
 
-    fn history(tickers: Vec<RawTicker>) -> ShareHistory {
-        ShareHistory {
-            multiplier_hs: 1e12,
-            tickers,
-        }
+    fn history(points: Vec<RawPoint>) -> Vec<RawPoint> {
+        points
     }
 
-    fn values(ts: f64, accept: f64, reject: f64) -> RawTicker {
-        RawTicker::Values {
+    /// A point of `accept` TH/s and `reject` percent.
+    fn values(ts: f64, accept: f64, reject: f64) -> RawPoint {
+        RawPoint::Values {
             ts: Some(ts),
-            accept: Some(accept),
-            reject_percent: Some(reject),
+            hashrate_hs: Some(accept * 1e12),
+            reject_rate: Some(reject / 100.0),
         }
     }
 
     #[test]
     fn count_never_asks_past_now_or_above_the_maximum() {
-        assert_eq!(count_for(1_764_072_000, NOW, Dimension::Hour), 1);
+        assert_eq!(count_for(1_764_072_000, NOW, Dimension::Hour, 720), 1);
         assert_eq!(
-            count_for(1_764_072_000 - 71 * 3_600, NOW, Dimension::Hour),
+            count_for(1_764_072_000 - 71 * 3_600, NOW, Dimension::Hour, 720),
             72
         );
-        assert_eq!(count_for(0, NOW, Dimension::Day), MAX_COUNT);
+        assert_eq!(count_for(0, NOW, Dimension::Day, 720), 720);
     }
 
     #[test]
@@ -301,8 +271,8 @@ mod tests {
                 values(1_764_068_400.0, 5.0, 101.0), // reject over 100 %
                 values(1_764_068_401.0, 5.0, 0.1),   // not on the hour
                 values(1_764_079_200.0, 5.0, 0.1),   // in the future
-                RawTicker::Invalid,                  // not numbers
-                RawTicker::Null,                     // no data: not an error
+                RawPoint::Invalid,                   // not numbers
+                RawPoint::Empty,                     // no data: not an error
                 values(1_764_064_800.0, 5.0, 0.1),   // fine
             ]),
             hours(),
@@ -352,7 +322,7 @@ mod tests {
     fn hourly_points_in_a_daily_answer_keep_utc_midnight() {
         // From 05:00 on the first day: hours 5..23 get one vote more than midnight.
         let first = 1_764_028_800 - 10 * 86_400 + 5 * 3_600;
-        let tickers: Vec<RawTicker> = (0..5 * 24)
+        let tickers: Vec<RawPoint> = (0..5 * 24)
             .map(|h| values((first + h * 3_600) as f64, 1.0, 0.1))
             .collect();
         let page = normalize_page(&history(tickers), days(), NOW);

@@ -2,15 +2,15 @@
 //! page to the writer.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-
-use tokio::sync::mpsc;
 
 use super::locate::{locate_start, Probe, SearchBounds};
 use super::plan::{self, count_for, normalize_page, NormalizedPage, Window};
-use crate::api::response::ShareHistory;
-use crate::api::{ApiError, Dimension, PoolClient};
+use crate::http::ApiError;
+use crate::model::Dimension;
+use crate::pools::PoolAccount;
+use crate::store::writer::WriterHandle;
 use crate::store::{PageWrite, PoolKnowledge, SeriesState};
 
 /// A page with rejected points is asked for again this many times: a pool that garbled a real
@@ -24,7 +24,7 @@ pub struct FetchShared {
     /// (nulls included) one answer has held, 0 until seen. An empty page advances the cursor by
     /// this much, so never by more slots than the pool is known to serve per request, whatever
     /// cap it applies silently.
-    slots_per_request: [[AtomicU32; 2]; 2],
+    slots_per_request: Mutex<HashMap<Endpoint, u32>>,
     pub tickers_fetched: AtomicU64,
     pub tickers_rejected: AtomicU64,
     pub series_done: AtomicU64,
@@ -37,40 +37,41 @@ pub struct FetchShared {
     /// Series left out of this run because one answer could not be taken, and the first error.
     pub series_failed: Mutex<(u64, Option<ApiError>)>,
     /// Per account and dimension: the newest slot the account series served this run.
-    horizons: Mutex<HashMap<(i64, Dimension), i64>>,
+    horizons: Mutex<HashMap<(i64, Dimension), i64>>, // by (account_id, dimension)
     /// Per kind of series: the oldest first point of a series whose start was seen this run.
     history_starts: Mutex<HashMap<SeriesKind, i64>>,
     /// Kinds of series whose pool was seen deleting history it had served: it keeps less now.
     shrunk: Mutex<std::collections::HashSet<SeriesKind>>,
 }
 
+/// One history endpoint of one pool: account or worker series, at one dimension.
+type Endpoint = (&'static str, bool, Dimension);
+
 /// Series that share what the pool keeps: an account's own, or its workers', at one dimension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SeriesKind {
-    pub puid: i64,
+    pub account_id: i64,
     pub is_worker: bool,
     pub dimension: Dimension,
 }
 
 impl FetchShared {
-    fn slots_cell(&self, is_worker: bool, dimension: Dimension) -> &AtomicU32 {
-        &self.slots_per_request[usize::from(is_worker)][usize::from(dimension == Dimension::Day)]
-    }
-
-    fn learn_slots(&self, is_worker: bool, dimension: Dimension, elements: u32) {
-        self.slots_cell(is_worker, dimension)
-            .fetch_max(elements, Ordering::Relaxed);
+    fn learn_slots(&self, endpoint: Endpoint, elements: u32) {
+        if let Ok(mut slots) = self.slots_per_request.lock() {
+            let most = slots.entry(endpoint).or_insert(0);
+            *most = (*most).max(elements);
+        }
     }
 
     /// The pool's newest published slot for an account, once its account series is fetched.
-    pub fn publication_horizon(&self, puid: i64, dimension: Dimension) -> Option<i64> {
+    pub fn publication_horizon(&self, account_id: i64, dimension: Dimension) -> Option<i64> {
         let horizons = self.horizons.lock().ok()?;
-        horizons.get(&(puid, dimension)).copied()
+        horizons.get(&(account_id, dimension)).copied()
     }
 
-    fn set_publication_horizon(&self, puid: i64, dimension: Dimension, newest: i64) {
+    fn set_publication_horizon(&self, account_id: i64, dimension: Dimension, newest: i64) {
         if let Ok(mut horizons) = self.horizons.lock() {
-            horizons.insert((puid, dimension), newest);
+            horizons.insert((account_id, dimension), newest);
         }
     }
 
@@ -105,10 +106,10 @@ impl FetchShared {
             .unwrap_or_default();
         let shrunk = self.shrunk.lock().map(|s| s.clone()).unwrap_or_default();
         let mut kinds: Vec<SeriesKind> = starts.keys().copied().collect();
-        for &(puid, dimension) in horizons.keys() {
+        for &(account_id, dimension) in horizons.keys() {
             for is_worker in [false, true] {
                 let kind = SeriesKind {
-                    puid,
+                    account_id,
                     is_worker,
                     dimension,
                 };
@@ -121,11 +122,11 @@ impl FetchShared {
             .into_iter()
             .map(|kind| {
                 let step = kind.dimension.step_seconds();
-                let newest = horizons.get(&(kind.puid, kind.dimension)).copied();
+                let newest = horizons.get(&(kind.account_id, kind.dimension)).copied();
                 let oldest = starts.get(&kind).copied();
                 let through = newest.unwrap_or_else(|| plan::floor_to_step(now, kind.dimension));
                 PoolKnowledge {
-                    puid: kind.puid,
+                    account_id: kind.account_id,
                     is_worker: kind.is_worker,
                     dimension: kind.dimension,
                     retention_slots: oldest.map(|first| (through - first) / step + 1),
@@ -140,11 +141,12 @@ impl FetchShared {
     /// How far an empty answer proves the pool has nothing: what this endpoint has shown, else a
     /// count every client of this API uses. Never what another endpoint showed: a worker
     /// endpoint may cap `count` lower than the account's.
-    fn known_slots(&self, is_worker: bool, dimension: Dimension) -> u32 {
-        match self
-            .slots_cell(is_worker, dimension)
-            .load(Ordering::Relaxed)
-        {
+    fn known_slots(&self, endpoint: Endpoint) -> u32 {
+        let learned = match self.slots_per_request.lock() {
+            Ok(slots) => slots.get(&endpoint).copied().unwrap_or(0),
+            Err(_) => 0,
+        };
+        match learned {
             0 => plan::MIN_ASSUMED_SLOTS,
             own => own,
         }
@@ -162,8 +164,10 @@ pub enum FetchError {
 }
 
 /// One series to fetch.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SeriesJob {
+    /// The account's pool, which serves the series.
+    pub pool: Arc<PoolAccount>,
     pub state: SeriesState,
     /// How many slots the pool is expected to keep for this kind of series: learned by an
     /// earlier run, else the documented value (`--pool-*`). A first guess, checked by `locate`.
@@ -176,15 +180,14 @@ pub struct SeriesJob {
 const BITCOIN_START: i64 = 1_230_768_000;
 
 pub async fn fetch_series(
-    client: &PoolClient,
     job: &SeriesJob,
     now: i64,
     shared: &Arc<FetchShared>,
-    writer: &mpsc::Sender<PageWrite>,
+    writer: &WriterHandle,
 ) -> Result<(), FetchError> {
     let is_worker = job.state.worker_id.is_some();
-    match fetch_series_pages(client, job, now, shared, writer).await {
-        Err(FetchError::Api(error)) if is_worker && worker_is_gone(&error) => {
+    match fetch_series_pages(job, now, shared, writer).await {
+        Err(FetchError::Api(error)) if is_worker && job.pool.worker_is_gone(&error) => {
             // Deleted between listing and fetching: nothing to copy; its watermark stays.
             tracing::warn!("skipping a worker the pool no longer knows: {error}");
             shared.series_skipped.fetch_add(1, Ordering::Relaxed);
@@ -221,24 +224,26 @@ const BROKEN_POOL_FAILURES: u64 = 3;
 /// new or its last run lies before what the pool keeps) up to now. A page's watermark never
 /// passes the pool's publication horizon, and the newest point at that horizon is provisional.
 async fn fetch_series_pages(
-    client: &PoolClient,
     job: &SeriesJob,
     now: i64,
     shared: &Arc<FetchShared>,
-    writer: &mpsc::Sender<PageWrite>,
+    writer: &WriterHandle,
 ) -> Result<(), FetchError> {
     let dimension = job.state.dimension;
     let is_worker = job.state.worker_id.is_some();
+    let account_id = job.state.account_id;
     let kind = SeriesKind {
-        puid: job.state.puid,
+        account_id,
         is_worker,
         dimension,
     };
     let step = dimension.step_seconds();
+    let most_per_request = job.pool.facts().max_slots_per_request;
+    let endpoint = (job.pool.facts().name, is_worker, dimension);
     let now_slot = plan::floor_to_step(now, dimension);
     // The account series shows where the pool's clock stands; it is fetched before the workers.
     let known_horizon = if is_worker {
-        shared.publication_horizon(job.state.puid, dimension)
+        shared.publication_horizon(account_id, dimension)
     } else {
         None
     };
@@ -271,15 +276,15 @@ async fn fetch_series_pages(
                 newest: newest_slot,
                 step,
             };
-            let window_slots = || i64::from(shared.known_slots(is_worker, dimension));
+            let window_slots = || i64::from(shared.known_slots(endpoint));
             let probe = |start: i64| {
                 let probed = &probed;
                 async move {
-                    let count = count_for(start, now, dimension);
-                    let page = fetch_page(client, job, start, count, now, shared).await?;
+                    let count = count_for(start, now, dimension, most_per_request);
+                    let page = fetch_page(job, start, count, now, shared).await?;
                     let answer = Probe {
                         oldest: page.tickers.first().map(|t| t.ts),
-                        slots: i64::from(shared.known_slots(is_worker, dimension).min(count)),
+                        slots: i64::from(shared.known_slots(endpoint).min(count)),
                     };
                     if let Ok(mut slot) = probed.lock() {
                         *slot = Some((start, count, page));
@@ -302,17 +307,17 @@ async fn fetch_series_pages(
     // series' newest point can still be marked provisional when the run reaches the horizon.
     let mut pending: Option<PageWrite> = None;
     while cursor <= now {
-        let count = count_for(cursor, now, dimension);
+        let count = count_for(cursor, now, dimension, most_per_request);
         let page = match probed.take() {
             Some((start, asked, page)) if start == cursor && asked == count => page,
-            _ => fetch_page(client, job, cursor, count, now, shared)
+            _ => fetch_page(job, cursor, count, now, shared)
                 .await
                 .map_err(FetchError::Api)?,
         };
         let next_cursor = match page.tickers.last() {
             Some(newest) => newest.ts + step,
             None => {
-                let known = shared.known_slots(is_worker, dimension);
+                let known = shared.known_slots(endpoint);
                 cursor + i64::from(known.min(count).max(1)) * step
             }
         };
@@ -337,7 +342,7 @@ async fn fetch_series_pages(
             }
             Some(held) => {
                 writer
-                    .send(held)
+                    .page(held)
                     .await
                     .map_err(|_| FetchError::WriterClosed)?;
                 Some(write)
@@ -351,7 +356,7 @@ async fn fetch_series_pages(
     if dimension == Dimension::Day {
         // The pool's day under way, from its hourly clock: a pool that publishes a day only
         // once it is over has no point for it, and its newest day is final.
-        if let Some(hour) = shared.publication_horizon(job.state.puid, Dimension::Hour) {
+        if let Some(hour) = shared.publication_horizon(account_id, Dimension::Hour) {
             let day_under_way = plan::floor_to_step(hour, Dimension::Day);
             horizon = Some(horizon.map_or(day_under_way, |h| h.max(day_under_way)));
         }
@@ -403,21 +408,19 @@ async fn fetch_series_pages(
     }
     if !is_worker {
         if let Some(newest) = newest_served {
-            shared.set_publication_horizon(job.state.puid, dimension, newest);
+            shared.set_publication_horizon(account_id, dimension, newest);
         }
     }
     writer
-        .send(last)
+        .page(last)
         .await
         .map_err(|_| FetchError::WriterClosed)?;
     shared.series_done.fetch_add(1, Ordering::Relaxed);
     Ok(())
 }
 
-/// One page, normalized: asked again while it holds rejected points (up to a bound), and an
-/// empty `data` that persists through the retries read as a window without data.
+/// One page, normalized: asked again while it holds rejected points (up to a bound).
 async fn fetch_page(
-    client: &PoolClient,
     job: &SeriesJob,
     cursor: i64,
     count: u32,
@@ -426,35 +429,18 @@ async fn fetch_page(
 ) -> Result<NormalizedPage, ApiError> {
     let dimension = job.state.dimension;
     let is_worker = job.state.worker_id.is_some();
+    let window = Window {
+        start_ts: cursor,
+        count,
+        dimension,
+    };
     let mut refetches = 0;
     loop {
-        let history = match client
-            .share_history(
-                job.state.puid,
-                job.state.worker_id,
-                dimension,
-                cursor,
-                count,
-            )
-            .await
-        {
-            Ok(history) => history,
-            Err(error) if error.is_empty_data() => {
-                tracing::debug!("taking an empty answer as no data: {error}");
-                shared.empty_windows.fetch_add(1, Ordering::Relaxed);
-                ShareHistory {
-                    multiplier_hs: 1.0,
-                    tickers: Vec::new(),
-                }
-            }
-            Err(error) => return Err(error),
-        };
-        let window = Window {
-            start_ts: cursor,
-            count,
-            dimension,
-        };
-        let page = normalize_page(&history, window, now);
+        let points = job.pool.series_page(job.state.worker_id, window).await?;
+        if points.is_empty() {
+            shared.empty_windows.fetch_add(1, Ordering::Relaxed);
+        }
+        let page = normalize_page(&points, window, now);
         if page.rejected == 0 || refetches >= REFETCHES_ON_REJECT {
             shared
                 .tickers_fetched
@@ -464,22 +450,10 @@ async fn fetch_page(
                 .fetch_add(page.rejected + page.outside_window, Ordering::Relaxed);
             // Slots the answer spoke for: its points and its nulls, not the nonsense beside them.
             let slots = page.tickers.len() as u64 + page.empty;
-            shared.learn_slots(is_worker, dimension, slots.min(u64::from(count)) as u32);
+            let endpoint = (job.pool.facts().name, is_worker, dimension);
+            shared.learn_slots(endpoint, slots.min(u64::from(count)) as u32);
             return Ok(page);
         }
         refetches += 1;
     }
-}
-
-/// err_no 1 (parameter error) or HTTP 404 on a worker's history, after the account's history
-/// was fetched with the same parameters: the worker is gone, not the request wrong.
-fn worker_is_gone(error: &ApiError) -> bool {
-    let last = match error {
-        ApiError::GaveUp { last, .. } => last.as_ref(),
-        other => other,
-    };
-    matches!(
-        last,
-        ApiError::Pool { code: 1, .. } | ApiError::Http { status: 404, .. }
-    )
 }

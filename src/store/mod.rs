@@ -4,10 +4,11 @@
 pub mod lock;
 mod open;
 mod write;
+pub mod writer;
 
 pub use lock::{IngestLock, LockError};
 pub use open::{known_schema_version, open, open_read_only, StoreError, APPLICATION_ID};
 pub use write::{
-    hourly_by_day_mismatches, rebuild_hourly_by_day, GroupRow, PageWrite, PoolKnowledge, RunTotals,
-    SeriesState, Store, TickerRow, WorkerRow, WriteCounts,
+    hourly_by_day_mismatches, rebuild_hourly_by_day, PageWrite, PoolKnowledge, RunTotals,
+    SeriesState, Store, WriteCounts,
 };

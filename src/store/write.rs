@@ -7,30 +7,13 @@ use std::path::{Path, PathBuf};
 use rusqlite::{params, Connection, Transaction};
 
 use super::open::{open, StoreError};
-use crate::api::Dimension;
-
-/// A group as the directory upsert wants it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GroupRow {
-    pub gid: i64,
-    pub name: String,
-}
-
-/// A worker as listed by the pool, normalized.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WorkerRow {
-    pub worker_id: i64,
-    pub worker_name: String,
-    pub gid: Option<i64>,
-    pub status: String,
-    pub last_share_time: Option<i64>,
-}
+use crate::model::{AccountRef, Dimension, Directory, Point, PoolFacts};
 
 /// Where a series stands before this run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeriesState {
     pub series_id: i64,
-    pub puid: i64,
+    pub account_id: i64,
     pub worker_id: Option<i64>,
     pub dimension: Dimension,
     pub watermark_ts: Option<i64>,
@@ -42,7 +25,7 @@ pub struct SeriesState {
 /// series, at one dimension).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PoolKnowledge {
-    pub puid: i64,
+    pub account_id: i64,
     pub is_worker: bool,
     pub dimension: Dimension,
     /// Slots from the oldest to the newest the pool served, both included.
@@ -55,15 +38,6 @@ pub struct PoolKnowledge {
     pub shrank: bool,
 }
 
-/// One normalized point, ready to store.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TickerRow {
-    pub ts: i64,
-    pub hashrate_hs: f64,
-    pub reject_rate: f64,
-    pub provisional: bool,
-}
-
 /// One fetched page of one series: its rows and how far it moves the watermark, written in one
 /// transaction so the cursor never runs ahead of the data.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,7 +45,7 @@ pub struct PageWrite {
     pub series_id: i64,
     /// The series' dimension: hourly pages also keep `hourly_by_day` current.
     pub dimension: Dimension,
-    pub tickers: Vec<TickerRow>,
+    pub tickers: Vec<Point>,
     /// The newest completed slot this page covered; the watermark only moves forward.
     pub covered_through: Option<i64>,
     /// Set on the last page of a series: the series is up to date as of this time.
@@ -151,10 +125,15 @@ impl Store {
     }
 
     /// Starts a run log entry. Runs left `running` by a killed process are marked failed.
-    pub fn begin_run(&mut self, puids: &[i64], now: i64) -> Result<i64, StoreError> {
-        let puid_list = puids
+    pub fn begin_run(&mut self, accounts: &[AccountRef], now: i64) -> Result<i64, StoreError> {
+        let puid_list = accounts
             .iter()
-            .map(i64::to_string)
+            .filter_map(|a| a.puid.map(|p| p.to_string()))
+            .collect::<Vec<_>>()
+            .join(",");
+        let account_list = accounts
+            .iter()
+            .map(|a| format!("{}:{}", a.pool, a.account))
             .collect::<Vec<_>>()
             .join(",");
         let result = (|| {
@@ -166,8 +145,9 @@ impl Store {
                 [],
             )?;
             tx.execute(
-                "INSERT INTO ingest_runs (started_at, status, puids) VALUES (?1, 'running', ?2)",
-                params![now, puid_list],
+                "INSERT INTO ingest_runs (started_at, status, puids, accounts) \
+                 VALUES (?1, 'running', ?2, ?3)",
+                params![now, puid_list, account_list],
             )?;
             let run_id = tx.last_insert_rowid();
             tx.commit()?;
@@ -207,37 +187,40 @@ impl Store {
             .map_err(|e| self.sql_error(e))
     }
 
-    /// Upserts the account, its groups and its listed workers, makes sure every series exists,
-    /// and returns the state of the series to fetch: the account's and the listed workers'.
+    /// Upserts the pool's facts, the account, its groups and its listed workers, makes sure
+    /// every series exists, and returns the account's id and the state of the series to fetch:
+    /// the account's and the listed workers'.
     pub fn upsert_directory(
         &mut self,
-        puid: i64,
-        groups: &[GroupRow],
-        workers: &[WorkerRow],
+        account: &AccountRef,
+        facts: &PoolFacts,
+        directory: &Directory,
         now: i64,
-    ) -> Result<Vec<SeriesState>, StoreError> {
+    ) -> Result<(i64, Vec<SeriesState>), StoreError> {
         let result = (|| {
             let tx = self.conn.transaction()?;
-            upsert_directory_rows(&tx, puid, groups, workers, now)?;
-            let states = series_states(&tx, puid, workers)?;
+            upsert_pool(&tx, facts)?;
+            let account_id = upsert_account(&tx, account, now)?;
+            upsert_directory_rows(&tx, account_id, directory, now)?;
+            let states = series_states(&tx, account_id, directory)?;
             tx.commit()?;
-            Ok(states)
+            Ok((account_id, states))
         })();
         result.map_err(|e| self.sql_error(e))
     }
 
     /// What earlier runs learned about this account's pool, per kind of series.
-    pub fn pool_knowledge(&self, puid: i64) -> Result<Vec<PoolKnowledge>, StoreError> {
+    pub fn pool_knowledge(&self, account_id: i64) -> Result<Vec<PoolKnowledge>, StoreError> {
         let result = (|| {
             let mut query = self.conn.prepare_cached(
                 "SELECT scope, dimension, retention_slots, oldest_served_ts, newest_served_ts \
                  FROM pool_knowledge WHERE account_id = ?1",
             )?;
-            let rows = query.query_map([puid], |row| {
+            let rows = query.query_map([account_id], |row| {
                 let scope: String = row.get(0)?;
                 let dimension: String = row.get(1)?;
                 Ok(PoolKnowledge {
-                    puid,
+                    account_id,
                     is_worker: scope == "worker",
                     dimension: Dimension::parse(&dimension).unwrap_or(Dimension::Hour),
                     retention_slots: row.get(2)?,
@@ -278,7 +261,7 @@ impl Store {
                 for k in learned {
                     let scope = if k.is_worker { "worker" } else { "account" };
                     upsert.execute(params![
-                        k.puid,
+                        k.account_id,
                         scope,
                         k.dimension.as_str(),
                         k.retention_slots,
@@ -314,25 +297,60 @@ impl Store {
     }
 }
 
+/// The pool's documented facts, current as of this version of poolhist.
+fn upsert_pool(tx: &Transaction, facts: &PoolFacts) -> rusqlite::Result<()> {
+    let retention = facts.documented_retention;
+    tx.prepare_cached(
+        "INSERT INTO pools (pool, name, hashrate_source, reject_definition, worker_hours, \
+           account_hours, worker_days, account_days) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+         ON CONFLICT (pool) DO UPDATE SET name = excluded.name, \
+           hashrate_source = excluded.hashrate_source, \
+           reject_definition = excluded.reject_definition, worker_hours = excluded.worker_hours, \
+           account_hours = excluded.account_hours, worker_days = excluded.worker_days, \
+           account_days = excluded.account_days",
+    )?
+    .execute(params![
+        facts.name,
+        facts.display_name,
+        facts.hashrate_source,
+        facts.reject_definition,
+        retention.worker_hours,
+        retention.account_hours,
+        retention.worker_days,
+        retention.account_days
+    ])?;
+    Ok(())
+}
+
+/// The account's id, created on first sight. A CloverPool account takes its puid as id when
+/// that id is free, as databases of schema v3 did, so SQL over the tables keeps working.
+fn upsert_account(tx: &Transaction, account: &AccountRef, now: i64) -> rusqlite::Result<i64> {
+    tx.prepare_cached(
+        "INSERT INTO accounts (account_id, pool, account, puid, first_seen, last_seen) \
+         VALUES ((SELECT ?3 WHERE ?3 IS NOT NULL \
+                    AND NOT EXISTS (SELECT 1 FROM accounts WHERE account_id = ?3)), \
+                 ?1, ?2, ?3, ?4, ?4) \
+         ON CONFLICT (pool, account) DO UPDATE SET last_seen = excluded.last_seen \
+         RETURNING account_id",
+    )?
+    .query_row(
+        params![account.pool, account.account, account.puid, now],
+        |row| row.get(0),
+    )
+}
+
 fn upsert_directory_rows(
     tx: &Transaction,
-    puid: i64,
-    groups: &[GroupRow],
-    workers: &[WorkerRow],
+    account_id: i64,
+    directory: &Directory,
     now: i64,
 ) -> rusqlite::Result<()> {
-    tx.execute(
-        "INSERT INTO accounts (account_id, pool, account, puid, first_seen, last_seen) \
-         VALUES (?1, 'cloverpool', ?1, ?1, ?2, ?2) \
-         ON CONFLICT (account_id) DO UPDATE SET last_seen = excluded.last_seen",
-        params![puid, now],
-    )?;
     let mut upsert_group = tx.prepare_cached(
         "INSERT INTO groups (account_id, gid, name, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4, ?4) \
          ON CONFLICT (account_id, gid) DO UPDATE SET name = excluded.name, last_seen = excluded.last_seen",
     )?;
-    for group in groups {
-        upsert_group.execute(params![puid, group.gid, group.name, now])?;
+    for group in &directory.groups {
+        upsert_group.execute(params![account_id, group.gid, group.name, now])?;
     }
     let mut upsert_worker = tx.prepare_cached(
         "INSERT INTO workers (account_id, worker_id, worker_name, gid, status, last_share_time, first_seen, last_seen) \
@@ -347,11 +365,11 @@ fn upsert_directory_rows(
         "INSERT OR IGNORE INTO series (account_id, worker_id, dimension) VALUES (?1, ?2, ?3)",
     )?;
     for dimension in Dimension::ALL {
-        add_series.execute(params![puid, Option::<i64>::None, dimension.as_str()])?;
+        add_series.execute(params![account_id, Option::<i64>::None, dimension.as_str()])?;
     }
-    for worker in workers {
+    for worker in &directory.workers {
         upsert_worker.execute(params![
-            puid,
+            account_id,
             worker.worker_id,
             worker.worker_name,
             worker.gid,
@@ -360,7 +378,7 @@ fn upsert_directory_rows(
             now
         ])?;
         for dimension in Dimension::ALL {
-            add_series.execute(params![puid, worker.worker_id, dimension.as_str()])?;
+            add_series.execute(params![account_id, worker.worker_id, dimension.as_str()])?;
         }
     }
     Ok(())
@@ -368,10 +386,10 @@ fn upsert_directory_rows(
 
 fn series_states(
     tx: &Transaction,
-    puid: i64,
-    workers: &[WorkerRow],
+    account_id: i64,
+    directory: &Directory,
 ) -> rusqlite::Result<Vec<SeriesState>> {
-    let listed: HashSet<i64> = workers.iter().map(|w| w.worker_id).collect();
+    let listed: HashSet<i64> = directory.workers.iter().map(|w| w.worker_id).collect();
     let mut query = tx.prepare_cached(
         "SELECT s.series_id, s.worker_id, s.dimension, s.watermark_ts, \
            (SELECT min(t.ts) FROM tickers t WHERE t.series_id = s.series_id), \
@@ -379,11 +397,11 @@ fn series_states(
          FROM series s WHERE s.account_id = ?1 \
          ORDER BY s.worker_id IS NOT NULL, s.worker_id, s.dimension",
     )?;
-    let rows = query.query_map([puid], |row| {
+    let rows = query.query_map([account_id], |row| {
         let dimension: String = row.get(2)?;
         Ok(SeriesState {
             series_id: row.get(0)?,
-            puid,
+            account_id,
             worker_id: row.get(1)?,
             dimension: Dimension::parse(&dimension).unwrap_or(Dimension::Hour),
             watermark_ts: row.get(3)?,
@@ -449,7 +467,7 @@ fn write_page(
             })?,
         None => 0,
     };
-    let mut row_by_row: &[TickerRow] = &page.tickers;
+    let mut row_by_row: &[Point] = &page.tickers;
     let fresh = stored_in_range == 0;
     if fresh {
         // A page of new points (a backfill): insert them many rows per statement.
@@ -554,7 +572,7 @@ struct DaySummary {
 }
 
 /// Sums the final points of `tickers` (sorted by time) per UTC day.
-fn summarize_days(tickers: &[TickerRow]) -> Vec<DaySummary> {
+fn summarize_days(tickers: &[Point]) -> Vec<DaySummary> {
     let mut days: Vec<DaySummary> = Vec::new();
     for ticker in tickers.iter().filter(|t| !t.provisional) {
         let day_ts = ticker.ts.div_euclid(DAY_SECONDS) * DAY_SECONDS;
@@ -587,7 +605,7 @@ const DAY_SECONDS: i64 = 86_400;
 fn add_to_hourly_by_day(
     tx: &Transaction,
     series_id: i64,
-    tickers: &[TickerRow],
+    tickers: &[Point],
 ) -> rusqlite::Result<()> {
     let mut add = tx.prepare_cached(
         "INSERT INTO hourly_by_day (series_id, day_ts, hours_final, hours_up, up_mask, \
@@ -664,9 +682,10 @@ pub const REBUILD_HOURLY_BY_DAY_SQL: &str = include_str!("../../queries/rebuild_
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Worker;
 
-    fn worker(id: i64) -> WorkerRow {
-        WorkerRow {
+    fn worker(id: i64) -> Worker {
+        Worker {
             worker_id: id,
             worker_name: format!("w{id}"),
             gid: None,
@@ -675,8 +694,8 @@ mod tests {
         }
     }
 
-    fn hour(ts: i64, hashrate_hs: f64, provisional: bool) -> TickerRow {
-        TickerRow {
+    fn hour(ts: i64, hashrate_hs: f64, provisional: bool) -> Point {
+        Point {
             ts,
             hashrate_hs,
             reject_rate: 0.01,
@@ -684,7 +703,7 @@ mod tests {
         }
     }
 
-    fn hourly_page(series_id: i64, tickers: Vec<TickerRow>) -> PageWrite {
+    fn hourly_page(series_id: i64, tickers: Vec<Point>) -> PageWrite {
         PageWrite {
             series_id,
             dimension: Dimension::Hour,
@@ -696,10 +715,29 @@ mod tests {
         }
     }
 
+    fn account(puid: i64) -> AccountRef {
+        AccountRef {
+            pool: "cloverpool",
+            account: puid.to_string(),
+            puid: Some(puid),
+        }
+    }
+
+    fn listing(workers: &[Worker]) -> Directory {
+        Directory {
+            workers: workers.to_vec(),
+            ..Directory::default()
+        }
+    }
+
+    const FACTS: PoolFacts = crate::pools::cloverpool::FACTS;
+
     /// A store with one listed worker; returns its hourly and daily series ids.
     fn store_with_one_worker(dir: &tempfile::TempDir) -> (Store, i64, i64) {
         let mut store = Store::open(&dir.path().join("t.db")).unwrap();
-        let states = store.upsert_directory(7, &[], &[worker(1)], 100).unwrap();
+        let (_, states) = store
+            .upsert_directory(&account(7), &FACTS, &listing(&[worker(1)]), 100)
+            .unwrap();
         let series = |dimension| {
             states
                 .iter()
@@ -729,10 +767,10 @@ mod tests {
         let (mut store, hourly, _) = store_with_one_worker(&dir);
         let day = 1_764_028_800; // 2025-11-25T00:00Z
                                  // A backfill in two pages that split day 1 at 10:00; hour 3 down; day 2 ends live.
-        let first: Vec<TickerRow> = (0..10)
+        let first: Vec<Point> = (0..10)
             .map(|h| hour(day + h * 3600, if h == 3 { 0.0 } else { 2.0 }, false))
             .collect();
-        let second: Vec<TickerRow> = (10..30)
+        let second: Vec<Point> = (10..30)
             .map(|h| hour(day + h * 3600, 3.0, h == 29))
             .collect();
         store
@@ -780,7 +818,7 @@ mod tests {
         let day = 1_764_028_800;
         let at = |h: i64, hashrate_hs: f64| hour(day + h * 3600, hashrate_hs, false);
         // New rows, one hour twice: the many-rows INSERT skips one, so the days are re-summed.
-        let repeated: Vec<TickerRow> = (0..40).map(|h| at(h, 1.0)).chain([at(5, 1.0)]).collect();
+        let repeated: Vec<Point> = (0..40).map(|h| at(h, 1.0)).chain([at(5, 1.0)]).collect();
         store
             .write_pages(&[hourly_page(hourly, repeated)], 1, 100)
             .unwrap();
@@ -815,7 +853,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (mut store, hourly, _) = store_with_one_worker(&dir);
         let day = 1_764_028_800;
-        let page: Vec<TickerRow> = (0..48).map(|h| hour(day + h * 3600, 1.0, false)).collect();
+        let page: Vec<Point> = (0..48).map(|h| hour(day + h * 3600, 1.0, false)).collect();
         store
             .write_pages(&[hourly_page(hourly, page)], 1, 100)
             .unwrap();
@@ -845,8 +883,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("t.db")).unwrap();
         let workers = [worker(1), worker(2)];
-        let first = store.upsert_directory(7, &[], &workers, 100).unwrap();
-        let again = store.upsert_directory(7, &[], &workers, 200).unwrap();
+        let first = store
+            .upsert_directory(&account(7), &FACTS, &listing(&workers), 100)
+            .unwrap();
+        let again = store
+            .upsert_directory(&account(7), &FACTS, &listing(&workers), 200)
+            .unwrap();
+        assert_eq!(first.0, 7, "a CloverPool account takes its puid as id");
+        let (_, first) = first;
+        let (_, again) = again;
         assert_eq!(
             first.len(),
             6,
@@ -858,5 +903,49 @@ mod tests {
             .query_row("SELECT count(*) FROM series", [], |r| r.get(0))
             .unwrap();
         assert_eq!(count, 6);
+    }
+
+    #[test]
+    fn accounts_of_two_pools_never_share_an_id_or_a_worker() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("t.db")).unwrap();
+        let foundry = AccountRef {
+            pool: "foundry",
+            account: "7".to_owned(),
+            puid: None,
+        };
+        let foundry_facts = crate::pools::foundry::FACTS;
+        let (foundry_id, foundry_series) = store
+            .upsert_directory(&foundry, &foundry_facts, &listing(&[worker(1)]), 100)
+            .unwrap();
+        let (clover_id, clover_series) = store
+            .upsert_directory(&account(foundry_id), &FACTS, &listing(&[worker(1)]), 100)
+            .unwrap();
+        assert_ne!(
+            foundry_id, clover_id,
+            "the puid's id was taken: another is given"
+        );
+        assert!(foundry_series
+            .iter()
+            .all(|f| clover_series.iter().all(|c| c.series_id != f.series_id)));
+        let rows: Vec<(String, String, Option<i64>)> = store
+            .connection()
+            .prepare("SELECT pool, account, puid FROM v_workers ORDER BY pool")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            rows,
+            vec![
+                (
+                    "cloverpool".into(),
+                    foundry_id.to_string(),
+                    Some(foundry_id)
+                ),
+                ("foundry".into(), "7".into(), None)
+            ]
+        );
     }
 }

@@ -8,9 +8,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use poolhist::api::{AccessKey, ClientConfig, Dimension};
-use poolhist::ingest::{IngestOptions, PoolRetention};
-use poolhist::simulate::{self, SimConfig, Simulator};
+use poolhist::http::{AccessKey, ClientConfig};
+use poolhist::ingest::IngestOptions;
+use poolhist::model::Dimension;
+use poolhist::pools::cloverpool::sim::{self as simulate, SimConfig, Simulator};
 use rusqlite::Connection;
 
 /// 2026-11-20 12:30:00 UTC: half-way through an hour, so there is a live point.
@@ -42,19 +43,21 @@ pub async fn start_pool(config: SimConfig) -> Pool {
 /// An ingest of the simulator's account at `now`, with quick retries.
 pub fn ingest_options(pool: &Pool, db: &Path, now: i64) -> IngestOptions {
     let key = AccessKey::new(SimConfig::default().access_key).unwrap();
-    let mut client = ClientConfig::new(&pool.url, key);
+    let mut client = ClientConfig::new(&pool.url, key, poolhist::pools::cloverpool::PROTOCOL);
     client.backoff_base = Duration::from_millis(5);
     IngestOptions {
         db_path: db.to_owned(),
-        client,
-        puids: vec![SimConfig::default().puid],
+        accounts: vec![poolhist::ingest::AccountSource {
+            account: poolhist::pools::cloverpool::account(SimConfig::default().puid),
+            client,
+        }],
         since: None,
         concurrency: 4,
-        retention: PoolRetention::default(),
+        retention: Default::default(),
         now: Some(now),
         show_progress: false,
         wait_for_lock: false,
-        max_workers: poolhist::ingest::directory::DEFAULT_MAX_WORKERS,
+        max_workers: poolhist::ingest::DEFAULT_MAX_WORKERS,
         handle_signals: false,
     }
 }

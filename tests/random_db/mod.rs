@@ -7,8 +7,9 @@
 
 use std::path::PathBuf;
 
-use poolhist::api::Dimension;
-use poolhist::store::{GroupRow, PageWrite, SeriesState, Store, TickerRow, WorkerRow};
+use poolhist::model::Dimension;
+use poolhist::model::{Group, Point, Worker};
+use poolhist::store::{PageWrite, SeriesState, Store};
 use rusqlite::Connection;
 
 pub const H: i64 = 3600;
@@ -114,8 +115,8 @@ fn hourly_life(rng: &mut Rng) -> Vec<(i64, Hour)> {
     hours
 }
 
-fn ticker(rng: &mut Rng, ts: i64, up: bool) -> TickerRow {
-    TickerRow {
+fn ticker(rng: &mut Rng, ts: i64, up: bool) -> Point {
+    Point {
         ts,
         hashrate_hs: if up {
             (1.0 + 99.0 * rng.unit()) * 1e12
@@ -133,11 +134,11 @@ fn ticker(rng: &mut Rng, ts: i64, up: bool) -> TickerRow {
 
 /// Writes a series as a backfill in random page sizes, then a second run that rewrites some
 /// points, fills some late ones and ends on a provisional point.
-fn write_series(store: &mut Store, rng: &mut Rng, state: &SeriesState, mut rows: Vec<TickerRow>) {
+fn write_series(store: &mut Store, rng: &mut Rng, state: &SeriesState, mut rows: Vec<Point>) {
     if rows.is_empty() {
         return;
     }
-    let page = |tickers: Vec<TickerRow>| PageWrite {
+    let page = |tickers: Vec<Point>| PageWrite {
         series_id: state.series_id,
         dimension: state.dimension,
         tickers,
@@ -201,17 +202,17 @@ pub fn random_db(seed: u64, workers: usize) -> RandomDb {
     let path = dir.path().join("random.db");
     let mut store = Store::open(&path).unwrap();
     let groups = [
-        GroupRow {
+        Group {
             gid: 1,
             name: "rack-a".to_owned(),
         },
-        GroupRow {
+        Group {
             gid: 2,
             name: "rack-b".to_owned(),
         },
     ];
-    let listed: Vec<WorkerRow> = (0..workers as i64)
-        .map(|id| WorkerRow {
+    let listed: Vec<Worker> = (0..workers as i64)
+        .map(|id| Worker {
             worker_id: id + 1,
             worker_name: format!("rig-{:02}", (id * 7) % workers as i64),
             gid: [None, Some(1), Some(2)][rng.range(0, 3) as usize],
@@ -219,15 +220,25 @@ pub fn random_db(seed: u64, workers: usize) -> RandomDb {
             last_share_time: None,
         })
         .collect();
-    let states = store
-        .upsert_directory(PUID, &groups, &listed, START)
+    let directory = poolhist::model::Directory {
+        groups: groups.to_vec(),
+        workers: listed,
+        workers_capped: false,
+    };
+    let (_, states) = store
+        .upsert_directory(
+            &poolhist::pools::cloverpool::account(PUID),
+            &poolhist::pools::cloverpool::FACTS,
+            &directory,
+            START,
+        )
         .unwrap();
     let mut account_hours = vec![(0.0, 0.0); (DAYS * 24) as usize];
     for state in &states {
         let Some(_) = state.worker_id else { continue };
         match state.dimension {
             Dimension::Hour => {
-                let rows: Vec<TickerRow> = hourly_life(&mut rng)
+                let rows: Vec<Point> = hourly_life(&mut rng)
                     .into_iter()
                     .filter(|(_, hour)| *hour != Hour::Missing)
                     .map(|(ts, hour)| ticker(&mut rng, ts, hour == Hour::Up))
@@ -258,7 +269,7 @@ pub fn random_db(seed: u64, workers: usize) -> RandomDb {
             Dimension::Hour => {
                 for (h, (hs, weight)) in account_hours.iter().enumerate() {
                     if rng.chance(90) {
-                        rows.push(TickerRow {
+                        rows.push(Point {
                             ts: START + h as i64 * H,
                             hashrate_hs: *hs,
                             reject_rate: if *hs > 0.0 { weight / hs } else { 0.0 },

@@ -1,20 +1,17 @@
-//! What can go wrong talking to the pool, and which failures are worth retrying.
+//! What can go wrong talking to a pool, and which failures are worth retrying.
 
 use std::time::Duration;
 
-/// Pool error codes that no retry can fix: a bad key or puid, a parameter error, unauthorized.
-pub const PERMANENT_ERR_NOS: [i64; 4] = [1, 401, 20001, 20002];
-/// "Operation failed": the pool's own transient error.
-pub const TRANSIENT_ERR_NO: i64 = 2;
-
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
-    /// The pool answered with a non-zero `err_no`.
+    /// The pool answered with an error code of its own (CloverPool's `err_no`); the pool's
+    /// module says what a retry can do about it.
     #[error("{endpoint}: pool error err_no {code}: {message}")]
     Pool {
         endpoint: String,
         code: i64,
         message: String,
+        disposition: Disposition,
     },
     /// A non-2xx HTTP status without a pool error in the body.
     #[error("{endpoint}: HTTP {status}{}", describe_body(.body_kind))]
@@ -68,11 +65,7 @@ pub enum Disposition {
 impl ApiError {
     pub fn disposition(&self) -> Disposition {
         match self {
-            ApiError::Pool { code, .. } if PERMANENT_ERR_NOS.contains(code) => {
-                Disposition::Permanent
-            }
-            ApiError::Pool { code, .. } if *code == TRANSIENT_ERR_NO => Disposition::Transient,
-            ApiError::Pool { .. } => Disposition::Doubtful,
+            ApiError::Pool { disposition, .. } => *disposition,
             ApiError::Http { status, .. } => match status {
                 401 | 403 => Disposition::Permanent,
                 408 | 425 | 429 => Disposition::Transient,
@@ -104,7 +97,7 @@ impl ApiError {
     pub fn redacted(self, secret: &str) -> ApiError {
         // Scrub first, then shorten: a key cut in half would no longer be recognised.
         let scrub = |text: String| {
-            let clean = crate::api::secret::redact(&text, secret);
+            let clean = super::secret::redact(&text, secret);
             match clean.char_indices().nth(300) {
                 Some((cut, _)) => format!("{}...", &clean[..cut]),
                 None => clean,
@@ -115,10 +108,12 @@ impl ApiError {
                 endpoint,
                 code,
                 message,
+                disposition,
             } => ApiError::Pool {
                 endpoint: scrub(endpoint),
                 code,
                 message: scrub(message),
+                disposition,
             },
             ApiError::Http {
                 endpoint,

@@ -5,11 +5,11 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::error::ApiError;
-use super::model::{
+use super::wire::{
     unit_multiplier, FlexNumber, GroupWire, PageWire, RawTicker, ShareHistoryWire, StatsWire,
     WorkerWire,
 };
+use crate::http::{ApiError, Disposition};
 
 #[derive(Deserialize)]
 struct Envelope<'a> {
@@ -103,11 +103,36 @@ fn envelope_data<'a>(endpoint: &str, body: &'a [u8]) -> Result<&'a RawValue, Api
             endpoint: endpoint.to_owned(),
             code: err_no,
             message: render_err_msg(envelope.err_msg.as_ref()),
+            disposition: err_no_disposition(err_no),
         });
     }
     envelope.data.ok_or_else(|| ApiError::EmptyData {
         endpoint: endpoint.to_owned(),
     })
+}
+
+/// Pool error codes that no retry can fix: a bad key or puid, a parameter error, unauthorized.
+pub const PERMANENT_ERR_NOS: [i64; 4] = [1, 401, 20001, 20002];
+/// "Operation failed": the pool's own transient error.
+pub const TRANSIENT_ERR_NO: i64 = 2;
+
+/// What a retry can do about an `err_no`; an unknown one is tried a few times.
+fn err_no_disposition(err_no: i64) -> Disposition {
+    if PERMANENT_ERR_NOS.contains(&err_no) {
+        Disposition::Permanent
+    } else if err_no == TRANSIENT_ERR_NO {
+        Disposition::Transient
+    } else {
+        Disposition::Doubtful
+    }
+}
+
+/// A pool error in the body of a 4xx answer, for the client's `Protocol`.
+pub fn error_in_body(endpoint: &str, body: &[u8]) -> Option<ApiError> {
+    match parse_data::<serde::de::IgnoredAny>(endpoint, body) {
+        Err(pool_error @ ApiError::Pool { .. }) => Some(pool_error),
+        _ => None,
+    }
 }
 
 fn is_empty_json(raw: &str) -> bool {

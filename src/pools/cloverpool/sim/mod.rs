@@ -43,7 +43,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use anyhow::Context as _;
 
-use crate::api::Dimension;
+use crate::model::Dimension;
 
 pub use fault::FaultKind;
 pub use server::{serve, spawn_local};

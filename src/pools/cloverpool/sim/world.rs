@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::RwLock;
 
-use crate::api::Dimension;
+use crate::model::Dimension;
 
 use super::{SimConfig, SimPoint, SimWorkerStatus};
 

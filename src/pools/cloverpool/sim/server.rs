@@ -17,7 +17,7 @@ use serde_json::{json, Map, Value};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::api::Dimension;
+use crate::model::Dimension;
 
 use super::fault::{self, Decision, FaultKind};
 use super::wire::{self, NumberStyle, UNITS};

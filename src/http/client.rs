@@ -1,11 +1,13 @@
-//! HTTP client for the pool: one shared rate limit, per-request timeout, retries with
-//! exponential backoff and full jitter (honouring `Retry-After`), and fail-fast on permanent
-//! errors. Request URLs carry the access key, so no URL ever reaches an error or a log line,
-//! no Referer is sent, and redirects are followed only on the pool's own origin. Bodies are
-//! read up to `max_body_bytes`, whatever the pool sends.
+//! The HTTP client every pool shares: one rate limit, per-request timeout, retries with
+//! exponential backoff and full jitter (honouring `Retry-After`), and fail-fast on what the
+//! pool's `Protocol` calls permanent. A request may carry the access key (in the query or a
+//! header), so no URL ever reaches an error or a log line, no Referer is sent, and redirects are
+//! followed only on the pool's own origin. Bodies are read up to `max_body_bytes`, whatever the
+//! pool sends.
 
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -13,15 +15,11 @@ use rand::Rng;
 use reqwest::header::RETRY_AFTER;
 
 use super::error::{ApiError, Disposition};
-use super::model::{Dimension, GroupWire, StatsWire, WorkerWire};
-use super::response::{
-    parse_group_page, parse_share_history, parse_stats, parse_worker_page, ListPage, ShareHistory,
-};
 use super::secret::AccessKey;
 
 /// How many times an unknown pool error (not known transient) is tried before giving up.
 const DOUBTFUL_ATTEMPTS: u32 = 3;
-/// Empty `data` answers in a row before share-history takes the window as holding no data.
+/// Empty answers in a row (`ApiError::EmptyData`) before a window is taken as holding no data.
 pub const EMPTY_DATA_ATTEMPTS: u32 = 5;
 /// Longest wait we accept from a `Retry-After` header; absurd values are clamped to this.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
@@ -32,11 +30,31 @@ const MIB: u64 = 1024 * 1024;
 /// Same-origin redirects followed per request; a pool behind a proxy may need one or two.
 const MAX_REDIRECTS: usize = 5;
 
+/// Where a pool wants the access key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyPlacement {
+    /// A query parameter of this name (CloverPool's `access_key`).
+    Query(&'static str),
+    /// A request header of this name (Foundry's `X-API-KEY`).
+    Header(&'static str),
+}
+
+/// What differs between pools at the HTTP level: where the key goes, which failures are worth
+/// retrying, and the pool's own error inside a non-2xx body.
+#[derive(Debug, Clone, Copy)]
+pub struct Protocol {
+    pub key_placement: KeyPlacement,
+    pub classify: fn(&ApiError) -> Disposition,
+    /// The pool's own error in the body of a 4xx answer (429 and 5xx keep their HTTP meaning).
+    pub error_in_body: fn(&str, &[u8]) -> Option<ApiError>,
+}
+
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
-    /// Base URL up to and including `/v1`, without a trailing slash.
+    /// Base URL of the pool's API, without a trailing slash.
     pub base_url: String,
     pub access_key: AccessKey,
+    pub protocol: Protocol,
     pub timeout: Duration,
     /// Requests per second across all tasks; `None` for no limit.
     pub rate_per_second: Option<f64>,
@@ -56,10 +74,11 @@ pub struct ClientConfig {
 pub const DEFAULT_MAX_REQUESTS: u64 = 500_000;
 
 impl ClientConfig {
-    pub fn new(base_url: &str, access_key: AccessKey) -> ClientConfig {
+    pub fn new(base_url: &str, access_key: AccessKey, protocol: Protocol) -> ClientConfig {
         ClientConfig {
             base_url: base_url.trim_end_matches('/').to_owned(),
             access_key,
+            protocol,
             timeout: Duration::from_secs(15),
             rate_per_second: None,
             max_attempts: 10,
@@ -78,15 +97,34 @@ pub struct ClientCounters {
     pub retries: AtomicU64,
 }
 
-pub struct PoolClient {
+impl ClientCounters {
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    pub fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
+    }
+}
+
+pub struct HttpClient {
     http: reqwest::Client,
     config: ClientConfig,
     limiter: Option<DefaultDirectRateLimiter>,
-    pub counters: ClientCounters,
+    /// Shared by every client of one run: the request budget is the run's.
+    pub counters: Arc<ClientCounters>,
 }
 
-impl PoolClient {
-    pub fn new(config: ClientConfig) -> Result<PoolClient, String> {
+impl HttpClient {
+    pub fn new(config: ClientConfig) -> Result<HttpClient, String> {
+        HttpClient::with_counters(config, Arc::default())
+    }
+
+    /// A client counting its requests in `counters`, which other clients may share.
+    pub fn with_counters(
+        config: ClientConfig,
+        counters: Arc<ClientCounters>,
+    ) -> Result<HttpClient, String> {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
@@ -106,11 +144,11 @@ impl PoolClient {
             }
             _ => None,
         };
-        Ok(PoolClient {
+        Ok(HttpClient {
             http,
             config,
             limiter,
-            counters: ClientCounters::default(),
+            counters,
         })
     }
 
@@ -122,83 +160,20 @@ impl PoolClient {
         self.counters.retries.load(Ordering::Relaxed)
     }
 
-    pub async fn stats(&self, puid: i64) -> Result<StatsWire, ApiError> {
-        self.get(
-            "/worker/stats".to_owned(),
-            "/worker/stats",
-            puid,
-            &[],
-            parse_stats,
-        )
-        .await
+    /// The pool's base URL (what requests are relative to).
+    pub fn base_url(&self) -> &str {
+        &self.config.base_url
     }
 
-    pub async fn groups_page(
-        &self,
-        puid: i64,
-        page: u64,
-        page_size: u64,
-    ) -> Result<ListPage<GroupWire>, ApiError> {
-        let params = [
-            ("page", page.to_string()),
-            ("page_size", page_size.to_string()),
-        ];
-        let label = format!("/worker/groups [page {page}]");
-        self.get(label, "/worker/groups", puid, &params, parse_group_page)
-            .await
-    }
-
-    /// One page of the worker list, ordered by worker_id so pages are stable.
-    pub async fn workers_page(
-        &self,
-        puid: i64,
-        status: &str,
-        page: u64,
-        page_size: u64,
-    ) -> Result<ListPage<WorkerWire>, ApiError> {
-        let params = [
-            ("status", status.to_owned()),
-            ("page", page.to_string()),
-            ("page_size", page_size.to_string()),
-            ("order_by", "worker_id".to_owned()),
-            ("asc", "1".to_owned()),
-        ];
-        let label = format!("/worker [status {status}, page {page}]");
-        self.get(label, "/worker", puid, &params, parse_worker_page)
-            .await
-    }
-
-    /// Share history of the account (`worker_id` None) or of one worker.
-    pub async fn share_history(
-        &self,
-        puid: i64,
-        worker_id: Option<i64>,
-        dimension: Dimension,
-        start_ts: i64,
-        count: u32,
-    ) -> Result<ShareHistory, ApiError> {
-        let path = match worker_id {
-            Some(id) => format!("/worker/{id}/share-history"),
-            None => "/worker/share-history".to_owned(),
-        };
-        let params = [
-            ("dimension", dimension.as_str().to_owned()),
-            ("start_ts", start_ts.to_string()),
-            ("count", count.to_string()),
-            ("real_point", "true".to_owned()),
-        ];
-        let label = format!("{path} [{dimension}, start_ts {start_ts}]");
-        self.get(label, &path, puid, &params, parse_share_history)
-            .await
-    }
-
-    async fn get<T>(
+    /// GETs `path` (relative to the base URL) with `params`, parses the body with `parse`, and
+    /// retries as the pool's `Protocol` says. `label` names the request in errors and logs: it
+    /// must not hold the key.
+    pub async fn get<T>(
         &self,
         label: String,
         path: &str,
-        puid: i64,
         params: &[(&str, String)],
-        parse: fn(&str, &[u8]) -> Result<T, ApiError>,
+        parse: impl Fn(&str, &[u8]) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
         let key = self.config.access_key.expose();
         let mut attempt = 0;
@@ -215,7 +190,7 @@ impl PoolClient {
                     limit: self.config.max_requests,
                 });
             }
-            let outcome = match self.get_once(&label, path, puid, params).await {
+            let outcome = match self.get_once(&label, path, params).await {
                 Ok(body) => parse(&label, &body),
                 Err(e) => Err(e),
             };
@@ -228,7 +203,7 @@ impl PoolClient {
             } else {
                 0
             };
-            let allowed = match error.disposition() {
+            let allowed = match (self.config.protocol.classify)(&error) {
                 Disposition::Permanent => return Err(error),
                 Disposition::Transient => self.config.max_attempts,
                 Disposition::Doubtful => DOUBTFUL_ATTEMPTS.min(self.config.max_attempts),
@@ -253,7 +228,6 @@ impl PoolClient {
         &self,
         label: &str,
         path: &str,
-        puid: i64,
         params: &[(&str, String)],
     ) -> Result<Vec<u8>, ApiError> {
         let transport = |e: reqwest::Error| ApiError::Transport {
@@ -261,13 +235,24 @@ impl PoolClient {
             detail: describe_transport_error(&e, self.config.timeout),
         };
         let url = format!("{}{}", self.config.base_url, path);
-        let response = self
-            .http
-            .get(url)
-            .query(&[
-                ("access_key", self.config.access_key.expose()),
-                ("puid", &puid.to_string()),
-            ])
+        let request = match self.config.protocol.key_placement {
+            KeyPlacement::Query(name) => self
+                .http
+                .get(url)
+                .query(&[(name, self.config.access_key.expose())]),
+            KeyPlacement::Header(name) => {
+                let mut value =
+                    reqwest::header::HeaderValue::from_str(self.config.access_key.expose())
+                        .map_err(|_| ApiError::Transport {
+                            endpoint: label.to_owned(),
+                            detail: "the access key holds characters a header cannot carry"
+                                .to_owned(),
+                        })?;
+                value.set_sensitive(true);
+                self.http.get(url).header(name, value)
+            }
+        };
+        let response = request
             .query(params)
             // Decompressed here, not by reqwest, so both sizes can be capped.
             .header(reqwest::header::ACCEPT_ENCODING, "gzip")
@@ -316,9 +301,7 @@ impl PoolClient {
         }
         // 429 and 5xx keep their HTTP meaning (and Retry-After); others may carry a pool error.
         if status.as_u16() != 429 && !status.is_server_error() {
-            if let Err(pool_error @ ApiError::Pool { .. }) =
-                super::response::parse_data::<serde::de::IgnoredAny>(label, &body)
-            {
+            if let Some(pool_error) = (self.config.protocol.error_in_body)(label, &body) {
                 return Err(pool_error);
             }
         }
@@ -512,7 +495,13 @@ mod tests {
     #[test]
     fn backoff_is_bounded_and_honours_retry_after() {
         let key = AccessKey::new("k").unwrap();
-        let client = PoolClient::new(ClientConfig::new("http://127.0.0.1:1/v1", key)).unwrap();
+        let protocol = Protocol {
+            key_placement: KeyPlacement::Query("k"),
+            classify: |_| Disposition::Transient,
+            error_in_body: |_, _| None,
+        };
+        let config = ClientConfig::new("http://127.0.0.1:1/v1", key, protocol);
+        let client = HttpClient::new(config).unwrap();
         for attempt in 1..20 {
             assert!(client.backoff(attempt, None) <= Duration::from_secs(30));
         }

@@ -3,37 +3,23 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use crate::api::model::{GroupWire, WorkerWire};
-use crate::api::response::ListPage;
-use crate::api::{ApiError, Disposition, PoolClient};
-use crate::store::{GroupRow, WorkerRow};
+use super::response::ListPage;
+use super::wire::{GroupWire, WorkerWire};
+use super::Client;
+use crate::http::{ApiError, Disposition};
+use crate::model::{Directory, Group, Worker};
 
 /// What we ask for per page; the pool may serve fewer.
 pub const PAGE_SIZE: u64 = 720;
 /// A guard against a pool that never says "last page".
 const MAX_PAGES: u64 = 100_000;
-/// Workers listed per account at most unless `--max-workers` says otherwise: far above any farm
-/// (a few hundred bytes each in memory), far below what would exhaust the machine.
-pub const DEFAULT_MAX_WORKERS: usize = 200_000;
-
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Directory {
-    pub groups: Vec<GroupRow>,
-    pub workers: Vec<WorkerRow>,
-    /// The pool listed more workers than `max_workers`: the listing stopped there.
-    pub workers_capped: bool,
-}
 
 /// Lists groups and every worker of every status. When the "all" listing holds fewer workers
 /// than the pool's own totals, each status is listed too and the union taken.
-pub async fn fetch_directory(
-    client: &PoolClient,
-    puid: i64,
-    max_workers: usize,
-) -> Result<Directory, ApiError> {
+pub async fn fetch_directory(client: &Client, max_workers: usize) -> Result<Directory, ApiError> {
     // The totals only cross-check the listing: a pool without /worker/stats is no reason to
     // stop, but a refused key or puid is.
-    let stats = match client.stats(puid).await {
+    let stats = match client.stats().await {
         Ok(stats) => Some(stats),
         Err(ApiError::GaveUp { last, .. }) if last.disposition() == Disposition::Doubtful => {
             tracing::warn!("worker totals unavailable, listing without a cross-check: {last}");
@@ -42,13 +28,13 @@ pub async fn fetch_directory(
         Err(e) => return Err(e),
     };
     let groups = list_all(
-        |page| client.groups_page(puid, page, PAGE_SIZE),
+        |page| client.groups_page(page, PAGE_SIZE),
         |g: &GroupWire| g.gid.0,
         max_workers,
     )
     .await?;
     let mut workers = list_all(
-        |page| client.workers_page(puid, "all", page, PAGE_SIZE),
+        |page| client.workers_page("all", page, PAGE_SIZE),
         |w: &WorkerWire| w.worker_id.0,
         max_workers,
     )
@@ -66,7 +52,7 @@ pub async fn fetch_directory(
     if workers.len() < total_from_stats.max(total_from_groups).min(max_workers) {
         for status in ["active", "inactive", "dead"] {
             let more = list_all(
-                |page| client.workers_page(puid, status, page, PAGE_SIZE),
+                |page| client.workers_page(status, page, PAGE_SIZE),
                 |w: &WorkerWire| w.worker_id.0,
                 max_workers,
             )
@@ -82,12 +68,12 @@ pub async fn fetch_directory(
         workers.pop_last();
     }
 
-    let mut group_rows: BTreeMap<i64, GroupRow> = groups
+    let mut group_rows: BTreeMap<i64, Group> = groups
         .into_values()
         .map(|g| {
             (
                 g.gid.0,
-                GroupRow {
+                Group {
                     gid: g.gid.0,
                     name: g.name.0,
                 },
@@ -97,7 +83,7 @@ pub async fn fetch_directory(
     // A worker's group may be missing from the group list (a race, or a capped list).
     for worker in workers.values() {
         if let Some(gid) = worker.gid {
-            group_rows.entry(gid.0).or_insert_with(|| GroupRow {
+            group_rows.entry(gid.0).or_insert_with(|| Group {
                 gid: gid.0,
                 name: worker.group_name.0.clone(),
             });
@@ -105,7 +91,7 @@ pub async fn fetch_directory(
     }
     let worker_rows = workers
         .into_values()
-        .map(|w| WorkerRow {
+        .map(|w| Worker {
             worker_id: w.worker_id.0,
             worker_name: w.worker_name.0,
             gid: w.gid.map(|g| g.0),
