@@ -14,7 +14,7 @@ pub enum ApiError {
         disposition: Disposition,
     },
     /// A non-2xx HTTP status without a pool error in the body.
-    #[error("{endpoint}: HTTP {status}{}", describe_body(.body_kind))]
+    #[error("{endpoint}: HTTP {status}{}{}", describe_body(.body_kind), status_hint(*.status))]
     Http {
         endpoint: String,
         status: u16,
@@ -43,6 +43,15 @@ pub enum ApiError {
     /// Retries ran out; `last` is the final failure.
     #[error("{last} (gave up after {attempts} attempts)")]
     GaveUp { attempts: u32, last: Box<ApiError> },
+}
+
+/// What a refusal most likely means, for the one line a user reads.
+fn status_hint(status: u16) -> &'static str {
+    match status {
+        401 | 403 => ": the pool refused the access key for this account (check the key, and that it may read this account)",
+        404 => ": not found (an unknown account or worker, or a wrong --api-url)",
+        _ => "",
+    }
 }
 
 fn describe_body(kind: &Option<String>) -> String {
