@@ -157,6 +157,10 @@ impl Report<'_> {
 
     fn at(&mut self, span: Option<Range<usize>>, message: impl Into<String>) {
         let line = span.map(|s| self.line_of(&s));
+        self.at_line(line, message);
+    }
+
+    fn at_line(&mut self, line: Option<usize>, message: impl Into<String>) {
         self.problems.push(Problem {
             path: self.path.to_owned(),
             line,
@@ -283,7 +287,7 @@ fn validate(report: &mut Report, wire: FileWire) -> Option<Config> {
         }
     });
     if wire.account.is_empty() {
-        report.at(
+        report.at_line(
             None,
             "no accounts: list each as an [[account]] table with `pool` and `access_key_file`",
         );
@@ -297,8 +301,8 @@ fn validate(report: &mut Report, wire: FileWire) -> Option<Config> {
             continue;
         };
         match seen.get(&(account.pool, account.account.clone())) {
-            Some(first) => report.at(
-                Some(entry_span_at(report, line)),
+            Some(first) => report.at_line(
+                Some(line),
                 format!(
                     "{} account {:?} is listed twice (first at line {first})",
                     account.pool, account.account
@@ -311,17 +315,6 @@ fn validate(report: &mut Report, wire: FileWire) -> Option<Config> {
         }
     }
     Some(Config { db, accounts })
-}
-
-/// A span starting at the first byte of 1-based `line` (for problems known by line).
-fn entry_span_at(report: &Report, line: usize) -> Range<usize> {
-    let start = report
-        .text
-        .split_inclusive('\n')
-        .take(line.saturating_sub(1))
-        .map(str::len)
-        .sum();
-    start..start
 }
 
 fn account(report: &mut Report, base: &Path, wire: AccountWire) -> Option<AccountConfig> {
@@ -580,6 +573,16 @@ api_url = "https://api.foundryusapool.com"
         let problem = one_problem(text);
         assert!(
             problem.starts_with("/etc/poolhist/poolhist.toml:6: unknown field `alerts`"),
+            "{problem}"
+        );
+    }
+
+    #[test]
+    fn a_webhook_table_is_not_yet_known_and_not_a_secret() {
+        let text = "[[account]]\npool = \"foundry\"\naccount = \"x\"\naccess_key_file = \"a\"\n\n[[webhook]]\nurl_file = \"hook.url\"\n";
+        let problem = one_problem(text);
+        assert!(
+            problem.starts_with("/etc/poolhist/poolhist.toml:6: unknown field `webhook`"),
             "{problem}"
         );
     }
