@@ -17,43 +17,7 @@ use serde::Deserialize;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-/// Which pool an account is at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum PoolName {
-    CloverPool,
-    Foundry,
-}
-
-impl PoolName {
-    /// Accepted spellings in the config file (compared without case), aliases included.
-    const SPELLINGS: [(&'static str, PoolName); 3] = [
-        ("cloverpool", PoolName::CloverPool),
-        ("btccom", PoolName::CloverPool),
-        ("foundry", PoolName::Foundry),
-    ];
-
-    /// The name stored in the database (`accounts.pool`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PoolName::CloverPool => "cloverpool",
-            PoolName::Foundry => "foundry",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<PoolName> {
-        let text = text.trim();
-        Self::SPELLINGS
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(text))
-            .map(|(_, pool)| *pool)
-    }
-}
-
-impl fmt::Display for PoolName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::pools::PoolKind;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -64,7 +28,7 @@ pub struct Config {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccountConfig {
-    pub pool: PoolName,
+    pub pool: PoolKind,
     /// The puid as text for CloverPool, the sub-account name (as written) for Foundry.
     pub account: String,
     /// CloverPool only.
@@ -294,7 +258,7 @@ fn validate(report: &mut Report, wire: FileWire) -> Option<Config> {
     }
     let mut accounts = Vec::new();
     // (pool, account) -> line of its first listing.
-    let mut seen: HashMap<(PoolName, String), usize> = HashMap::new();
+    let mut seen: HashMap<(PoolKind, String), usize> = HashMap::new();
     for entry in wire.account {
         let line = report.line_of(&entry.span());
         let Some(account) = account(report, &base, entry.into_inner()) else {
@@ -318,12 +282,8 @@ fn validate(report: &mut Report, wire: FileWire) -> Option<Config> {
 }
 
 fn account(report: &mut Report, base: &Path, wire: AccountWire) -> Option<AccountConfig> {
-    let Some(pool) = PoolName::parse(wire.pool.get_ref()) else {
-        let accepted = PoolName::SPELLINGS
-            .iter()
-            .map(|(name, _)| *name)
-            .collect::<Vec<_>>()
-            .join(", ");
+    let Some(pool) = PoolKind::parse(wire.pool.get_ref()) else {
+        let accepted = crate::pools::PoolKind::ACCEPTED;
         report.at(
             Some(wire.pool.span()),
             format!(
@@ -346,7 +306,7 @@ fn account(report: &mut Report, base: &Path, wire: AccountWire) -> Option<Accoun
         }
     });
     let (account_name, puid) = match pool {
-        PoolName::CloverPool => {
+        PoolKind::CloverPool => {
             let puid = match &wire.puid {
                 None => {
                     report.at(
@@ -379,7 +339,7 @@ fn account(report: &mut Report, base: &Path, wire: AccountWire) -> Option<Accoun
             }
             (puid.map(|p| p.to_string()), puid)
         }
-        PoolName::Foundry => {
+        PoolKind::Foundry => {
             if let Some(p) = &wire.puid {
                 report.at(
                     Some(p.span()),
@@ -485,14 +445,14 @@ api_url = "https://api.foundryusapool.com"
                 db: Some(PathBuf::from("/var/lib/poolhist/poolhist.db")),
                 accounts: vec![
                     AccountConfig {
-                        pool: PoolName::CloverPool,
+                        pool: PoolKind::CloverPool,
                         account: "1001".to_owned(),
                         puid: Some(1001),
                         access_key_file: PathBuf::from("/etc/poolhist/cloverpool.key"),
                         api_url: None,
                     },
                     AccountConfig {
-                        pool: PoolName::Foundry,
+                        pool: PoolKind::Foundry,
                         account: "farm1".to_owned(),
                         puid: None,
                         access_key_file: PathBuf::from("/etc/poolhist/foundry.key"),
@@ -545,8 +505,8 @@ api_url = "https://api.foundryusapool.com"
     fn btccom_is_an_alias_and_pool_names_ignore_case() {
         let text = "[[account]]\npool = \"btccom\"\npuid = 7\naccess_key_file = \"a\"\n\n[[account]]\npool = \"Foundry\"\naccount = \"x\"\naccess_key_file = \"b\"\n";
         let config = parse(text, Path::new("/c/p.toml")).expect("valid");
-        assert_eq!(config.accounts[0].pool, PoolName::CloverPool);
-        assert_eq!(config.accounts[1].pool, PoolName::Foundry);
+        assert_eq!(config.accounts[0].pool, PoolKind::CloverPool);
+        assert_eq!(config.accounts[1].pool, PoolKind::Foundry);
     }
 
     #[test]

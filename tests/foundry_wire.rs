@@ -3,7 +3,7 @@
 
 use std::future::{ready, Ready};
 
-use poolhist::api::ApiError;
+use poolhist::http::ApiError;
 use poolhist::model::{Dimension, Group, RawPoint, Window, Worker};
 use poolhist::pools::foundry::wire::{
     list_workers, parse_series, parse_workers_page, series_path, series_query, tag_group_id,

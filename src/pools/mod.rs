@@ -22,13 +22,15 @@ pub enum PoolKind {
 
 impl PoolKind {
     pub const ALL: [PoolKind; 2] = [PoolKind::CloverPool, PoolKind::Foundry];
+    /// The names `parse` takes, for error messages.
+    pub const ACCEPTED: &'static str = "cloverpool, btccom, foundry";
 
     /// The pool's name as the command line and the database spell it; `btccom` is CloverPool's
     /// old name.
     pub fn parse(name: &str) -> Option<PoolKind> {
         match name.trim().to_ascii_lowercase().as_str() {
-            "cloverpool" | "btccom" | "btc.com" => Some(PoolKind::CloverPool),
-            "foundry" | "foundryusa" | "foundry-usa" => Some(PoolKind::Foundry),
+            "cloverpool" | "btccom" => Some(PoolKind::CloverPool),
+            "foundry" => Some(PoolKind::Foundry),
             _ => None,
         }
     }
@@ -75,6 +77,12 @@ impl PoolKind {
                 puid: None,
             }),
         }
+    }
+}
+
+impl std::fmt::Display for PoolKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 

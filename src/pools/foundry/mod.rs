@@ -1,15 +1,14 @@
 //! Foundry USA (`shared/api/foundry.md`): wire types and parsing (`wire`), its endpoints
 //! (`client`), and the local simulator (`sim`).
 
+mod client;
 pub mod sim;
 pub mod wire;
 
-use std::sync::Arc;
+pub use client::Client;
 
-use crate::http::{
-    ApiError, ClientConfig, ClientCounters, Disposition, HttpClient, KeyPlacement, Protocol,
-};
-use crate::model::{Directory, PoolFacts, PoolRetention, RawPoint, Window};
+use crate::http::{ApiError, Disposition, KeyPlacement, Protocol};
+use crate::model::{PoolFacts, PoolRetention};
 
 /// The pool's name in the database and on the command line.
 pub const NAME: &str = "foundry";
@@ -58,37 +57,4 @@ pub fn worker_is_gone(error: &ApiError) -> bool {
         other => other,
     };
     matches!(last, ApiError::Http { status: 404, .. })
-}
-
-/// Stand-in until the wire module lands.
-pub struct Client {
-    http: HttpClient,
-}
-
-impl Client {
-    pub fn with_counters(
-        config: ClientConfig,
-        _sub_account: &str,
-        counters: Arc<ClientCounters>,
-    ) -> Result<Client, String> {
-        Ok(Client {
-            http: HttpClient::with_counters(config, counters)?,
-        })
-    }
-
-    pub fn http(&self) -> &HttpClient {
-        &self.http
-    }
-
-    pub async fn directory(&self, _max_workers: usize) -> Result<Directory, ApiError> {
-        Ok(Directory::default())
-    }
-
-    pub async fn series_page(
-        &self,
-        _worker_id: Option<i64>,
-        _window: Window,
-    ) -> Result<Vec<RawPoint>, ApiError> {
-        Ok(Vec::new())
-    }
 }

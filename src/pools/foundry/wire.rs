@@ -9,7 +9,7 @@ use std::future::Future;
 
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::api::ApiError;
+use crate::http::ApiError;
 use crate::model::{Dimension, Directory, Group, RawPoint, Window, Worker};
 
 /// Foundry hashrates are GH/s (foundry.md 2.4); the model holds H/s.
