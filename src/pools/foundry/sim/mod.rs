@@ -36,6 +36,7 @@
 //! fault follows from the seed, the request and its current failing streak, which never
 //! exceeds `fault_max_consecutive`.
 
+mod conn;
 mod farm;
 mod fault;
 mod server;

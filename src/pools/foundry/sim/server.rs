@@ -7,9 +7,8 @@ use std::sync::atomic::Ordering as AtomicOrdering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -18,6 +17,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use super::conn::{SimListener, Tap};
 use super::farm::{floor_to, fmix, mixed, tag, text_hash, Shares, Worker, DAY, HOUR};
 use super::fault::{self, FoundryFaultKind};
 use super::wire::{self, NumberStyle, SeriesStyle, TimeStyle};
@@ -25,7 +25,11 @@ use super::{FoundryEndpoint, FoundrySeries, FoundrySim};
 
 /// Serves on an already-bound listener until the task is aborted.
 pub async fn serve(sim: Arc<FoundrySim>, listener: TcpListener) -> std::io::Result<()> {
-    axum::serve(listener, router(sim)).await
+    axum::serve(
+        SimListener(listener),
+        router(sim).into_make_service_with_connect_info::<Tap>(),
+    )
+    .await
 }
 
 /// Binds 127.0.0.1:0 and spawns `serve`; returns the base URL (`http://127.0.0.1:PORT`, no
@@ -44,9 +48,12 @@ pub(super) async fn serve_until(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(sim))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        SimListener(listener),
+        router(sim).into_make_service_with_connect_info::<Tap>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 type Params = Result<Query<Vec<(String, String)>>, QueryRejection>;
@@ -57,12 +64,13 @@ macro_rules! handler {
     ($name:ident, $kind:expr) => {
         async fn $name(
             State(sim): State<Arc<FoundrySim>>,
+            ConnectInfo(tap): ConnectInfo<Tap>,
             headers: HeaderMap,
             uri: Uri,
             path: PathParams,
             query: Params,
         ) -> Response {
-            dispatch(&sim, $kind, &headers, &uri, path, query).await
+            dispatch(&sim, &tap, $kind, &headers, &uri, path, query).await
         }
     };
 }
@@ -76,14 +84,19 @@ handler!(worker_day, FoundryEndpoint::WorkerDay);
 handler!(auth_test, FoundryEndpoint::AuthenticationTest);
 handler!(coins, FoundryEndpoint::Coins);
 
-async fn unknown(State(sim): State<Arc<FoundrySim>>, headers: HeaderMap, uri: Uri) -> Response {
+async fn unknown(
+    State(sim): State<Arc<FoundrySim>>,
+    ConnectInfo(tap): ConnectInfo<Tap>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
     let call = Call::new(
         FoundryEndpoint::Unknown,
         uri.path(),
         &headers,
         Some(Vec::new()),
     );
-    send(sim.handle(call)).await
+    send(sim.handle(call), &tap).await
 }
 
 fn router(sim: Arc<FoundrySim>) -> Router {
@@ -103,6 +116,7 @@ fn router(sim: Arc<FoundrySim>) -> Router {
 
 async fn dispatch(
     sim: &FoundrySim,
+    tap: &Tap,
     kind: FoundryEndpoint,
     headers: &HeaderMap,
     uri: &Uri,
@@ -119,7 +133,7 @@ async fn dispatch(
         // Not UTF-8 once decoded: no such sub-account or worker.
         Err(_) => call.bad_path = true,
     }
-    send(sim.handle(call)).await
+    send(sim.handle(call), tap).await
 }
 
 /// How the answer's bytes go out.
@@ -153,42 +167,24 @@ impl Reply {
     }
 }
 
-async fn send(reply: Reply) -> Response {
+async fn send(reply: Reply, tap: &Tap) -> Response {
     if let Some(delay) = reply.delay {
         tokio::time::sleep(delay).await;
     }
+    // The whole answer goes to hyper (so `Content-Length` is the whole body's); the socket
+    // lets only part of it through.
+    match reply.delivery {
+        Delivery::Whole => {}
+        Delivery::Cut { sent } => tap.cut_after(sent),
+        Delivery::Reset => tap.reset(),
+    }
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = match reply.delivery {
-        Delivery::Whole => (
-            status,
-            [(header::CONTENT_TYPE, reply.content_type)],
-            reply.body,
-        )
-            .into_response(),
-        Delivery::Cut { sent } => {
-            let declared = reply.body.len();
-            let mut body = reply.body;
-            body.truncate(sent);
-            // A body of unknown length, so hyper trusts our Content-Length, finds the body
-            // short of it and closes the connection.
-            let stream = Body::from(body).into_data_stream();
-            let mut response = (
-                status,
-                [(header::CONTENT_TYPE, reply.content_type)],
-                Body::from_stream(stream),
-            )
-                .into_response();
-            response
-                .headers_mut()
-                .insert(header::CONTENT_LENGTH, HeaderValue::from(declared));
-            response
-        }
-        Delivery::Reset => {
-            // Unwinding ends the connection's task, which drops the socket before any byte;
-            // `resume_unwind` skips the panic hook, so nothing is printed.
-            std::panic::resume_unwind(Box::new("simulated connection reset"))
-        }
-    };
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, reply.content_type)],
+        reply.body,
+    )
+        .into_response();
     if let Some(seconds) = reply.retry_after {
         response
             .headers_mut()
