@@ -3,7 +3,7 @@
 //!
 //! `farm` holds the synthetic sub-account (a pure function of the seed and the start hour),
 //! `server` the HTTP endpoints and their parameters, `wire` the JSON spelling, `fault` the
-//! failures.
+//! failures, `conn` the connections that can be broken mid-answer.
 //!
 //! Endpoints (no `/v1` prefix): `/workers/{sub}`, `/workers/{sub}/{workerName}`,
 //! `/subaccount_hashrate_hour/{sub}`, `/subaccount_hashrate_day/{sub}`,
@@ -14,7 +14,12 @@
 //! empty worker list, 404 for one worker. Ranges: `startDateUnixMs`/`endDateUnixMs` win over
 //! `start`/`end` on every series; a date-only `end` covers its whole day; buckets are selected
 //! by their start, both ends inclusive; a millisecond value of 0 counts as not given (the spec's
-//! default). Bad parameters are 400.
+//! default). Defaults: hours from a week back to now, days from 30 days back to today.
+//! `averageWorkers` (sub-account days only) is -1.0 for the current UTC day, and for the day
+//! before during the first hour after midnight (still pending). The worker list filters
+//! `status` by the last share's age, `tag` (`all`, `untagged` or a name) and
+//! `workerNameSearchStr` (case-insensitive substring); every documented `sort` is served.
+//! Bad parameters are 400.
 //!
 //! Quirks, each chosen by hash of the seed and the request (the same request gets the same
 //! answer; the API key plays no part):

@@ -384,6 +384,8 @@ fn list_filters_and_the_worker_detail() {
         assert_eq!(status, 200, "{:?}", w.name);
         assert_eq!(body["workerId"].as_str(), Some(w.id.to_string().as_str()));
         assert_eq!(body["tag"].as_str(), Some(w.tag.as_str()));
+        let last_share = serde_json::json!({ "time": body["lastShareTime"] });
+        assert_eq!(time_of(&last_share), w.last_share_time);
     }
     let (_, body) = get(&sim, FoundryEndpoint::Workers, None, &[("coin", "BCH")]);
     assert_eq!(body["totalWorkerCount"].as_u64(), Some(0));
@@ -525,6 +527,8 @@ fn truth_matches_what_is_served() {
             Some(w),
         ),
     ];
+    sim.reset_stats();
+    let mut elements = 0;
     for (series, kind, id) in cases {
         let truth = sim.truth(series);
         let (oldest, current) = sim.retention_window(series);
@@ -536,6 +540,7 @@ fn truth_matches_what_is_served() {
             id.as_deref(),
             &[("startDateUnixMs", "1"), ("endDateUnixMs", &ms(NOW + DAY))],
         );
+        elements += body.as_array().map_or(0, Vec::len) as u64;
         let served = served(&body);
         for p in &truth {
             match served.get(&p.ts) {
@@ -553,6 +558,9 @@ fn truth_matches_what_is_served() {
         }
         assert!(served.keys().all(|ts| truth.iter().any(|p| p.ts == *ts)));
     }
+    let stats = sim.stats();
+    assert_eq!(stats.points_served, elements);
+    assert_eq!(stats.series_requests(), 4);
 }
 
 #[test]
@@ -639,4 +647,76 @@ fn faults_end_after_max_consecutive_and_are_counted() {
         sim.stats().faults_by_kind.len(),
         FoundryFaultKind::ALL.len()
     );
+}
+
+#[test]
+fn the_default_sort_drifts_between_pages_and_worker_name_does_not() {
+    let sim = sim_with(40, |_| {});
+    let all: HashSet<String> = sim.workers().iter().map(|w| w.id.to_string()).collect();
+    let collect = |sort: &str, size: &str| {
+        let mut seen = Vec::new();
+        for page in 0..all.len() {
+            let page = page.to_string();
+            let mut params = vec![("pageNumber", page.as_str()), ("pageSize", size)];
+            if !sort.is_empty() {
+                params.push(("sort", sort));
+            }
+            let (_, body) = get(&sim, FoundryEndpoint::Workers, None, &params);
+            let rows = body["workersList"].as_array().cloned().unwrap_or_default();
+            if rows.is_empty() {
+                break;
+            }
+            seen.extend(
+                rows.iter()
+                    .filter_map(|r| r["workerId"].as_str().map(str::to_string)),
+            );
+        }
+        seen
+    };
+    let mut drifted = false;
+    for size in ["3", "4", "5", "6"] {
+        let by_name = collect("workerName", size);
+        assert_eq!(by_name.len(), all.len());
+        assert_eq!(by_name.iter().cloned().collect::<HashSet<_>>(), all);
+        let by_rate = collect("", size);
+        assert_eq!(by_rate.len(), all.len());
+        drifted |= by_rate.iter().cloned().collect::<HashSet<_>>() != all;
+    }
+    assert!(
+        drifted,
+        "the default sort never moved a worker across pages"
+    );
+}
+
+#[test]
+fn the_command_line_sets_the_config() {
+    use clap::{CommandFactory as _, Parser as _};
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: FoundrySimulateArgs,
+    }
+    Cli::command().debug_assert();
+    let cli = Cli::try_parse_from([
+        "sim",
+        "--workers",
+        "5",
+        "--fault-rate",
+        "0.25",
+        "--now",
+        "1767225600",
+        "--sub-account",
+        "farm9",
+        "--fault-kinds",
+        "cut-mid-stream,too-many-requests",
+    ])
+    .expect("valid arguments");
+    let config = cli.args.config();
+    assert_eq!((config.workers, config.now), (5, Some(1_767_225_600)));
+    assert_eq!(
+        (config.fault_rate, config.sub_account.as_str()),
+        (0.25, "farm9")
+    );
+    assert_eq!(config.fault_kinds.len(), 2);
+    assert!(Cli::try_parse_from(["sim", "--fault-rate", "1.5"]).is_err());
 }
