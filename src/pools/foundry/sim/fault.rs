@@ -24,9 +24,9 @@ pub enum FoundryFaultKind {
     BadGateway,
     /// 503 with an HTML page.
     ServiceUnavailable,
-    /// Status 200, a well-framed body that is a proper prefix of the answer.
+    /// The answer's status and a well-framed body that is a proper prefix of the answer.
     TruncatedJson,
-    /// Status 200, `Content-Length` of the whole answer, part of it sent, then the connection
+    /// `Content-Length` of the whole answer, part of the body sent, then the connection
     /// closes.
     CutMidStream,
     /// The connection closes without a response.
@@ -78,17 +78,6 @@ impl FoundryFaultKind {
     }
 }
 
-impl std::fmt::Display for FoundryFaultKind {
-    /// The CLI spelling.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use clap::ValueEnum as _;
-        match self.to_possible_value() {
-            Some(value) => f.write_str(value.get_name()),
-            None => write!(f, "{self:?}"),
-        }
-    }
-}
-
 /// The fault settings and each failing request's current streak.
 pub(super) struct Faults {
     seed: u64,
@@ -104,10 +93,11 @@ impl Faults {
     pub fn new(seed: u64, rate: f64, kinds: &[FoundryFaultKind], max_consecutive: u32) -> Faults {
         Faults {
             seed,
-            rate: if rate.is_finite() {
-                rate.clamp(0.0, 1.0)
-            } else {
+            // NaN reads as "never".
+            rate: if rate.is_nan() {
                 0.0
+            } else {
+                rate.clamp(0.0, 1.0)
             },
             kinds: FoundryFaultKind::ALL
                 .into_iter()
@@ -124,29 +114,36 @@ impl Faults {
         if self.rate <= 0.0 {
             return None;
         }
-        let mut streaks = self.streaks.lock().unwrap_or_else(|e| e.into_inner());
-        let streak = streaks.get(&request_key).copied().unwrap_or(0);
-        let capped = self.max_consecutive != 0 && streak >= self.max_consecutive;
-        let candidates: Vec<FoundryFaultKind> = self
-            .kinds
-            .iter()
-            .copied()
-            .filter(|k| {
-                has_body
-                    || !matches!(
-                        k,
-                        FoundryFaultKind::TruncatedJson | FoundryFaultKind::CutMidStream
-                    )
-            })
-            .collect();
-        let roll = mixed(self.seed, &[tag::FAULT, request_key, u64::from(streak)]);
-        if !capped && !candidates.is_empty() && fraction(roll) < self.rate {
-            let pick = fmix(roll ^ tag::FAULT_KIND) % candidates.len() as u64;
-            streaks.insert(request_key, streak + 1);
-            return Some(candidates[pick as usize]);
+        let cuttable = |k: &FoundryFaultKind| {
+            has_body
+                || !matches!(
+                    k,
+                    FoundryFaultKind::TruncatedJson | FoundryFaultKind::CutMidStream
+                )
+        };
+        let mut failing = self.streaks.lock().unwrap_or_else(|e| e.into_inner());
+        let so_far = failing.get(&request_key).map_or(0, |&n| n);
+        let may_fail = self.max_consecutive == 0 || so_far < self.max_consecutive;
+        let dice = mixed(self.seed, &[tag::FAULT, request_key, u64::from(so_far)]);
+        let chosen = may_fail
+            .then(|| fraction(dice) < self.rate)
+            .filter(|&hit| hit)
+            .and_then(|_| {
+                let usable: Vec<FoundryFaultKind> =
+                    self.kinds.iter().copied().filter(cuttable).collect();
+                let index = fmix(dice ^ tag::FAULT_KIND).checked_rem(usable.len() as u64)?;
+                usable.get(index as usize).copied()
+            });
+        match chosen {
+            Some(_) => {
+                failing.insert(request_key, so_far + 1);
+            }
+            // Through at last: the next identical request starts a fresh streak.
+            None => {
+                failing.remove(&request_key);
+            }
         }
-        streaks.remove(&request_key);
-        None
+        chosen
     }
 }
 

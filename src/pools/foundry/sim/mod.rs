@@ -358,23 +358,25 @@ impl FoundrySim {
     }
 
     pub fn stats(&self) -> FoundrySimStats {
-        let requests_by_kind: BTreeMap<FoundryEndpoint, u64> = FoundryEndpoint::ALL
-            .iter()
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let mut stats = FoundrySimStats {
+            points_served: read(&self.counters.points),
+            errors_served: read(&self.counters.errors),
+            ..FoundrySimStats::default()
+        };
+        for (kind, counter) in FoundryEndpoint::ALL
+            .into_iter()
             .zip(&self.counters.requests)
-            .map(|(&kind, count)| (kind, count.load(Ordering::Relaxed)))
-            .collect();
-        FoundrySimStats {
-            requests: requests_by_kind.values().sum(),
-            requests_by_kind,
-            points_served: self.counters.points.load(Ordering::Relaxed),
-            errors_served: self.counters.errors.load(Ordering::Relaxed),
-            faults_by_kind: FoundryFaultKind::ALL
-                .iter()
-                .zip(&self.counters.faults)
-                .map(|(&kind, count)| (kind, count.load(Ordering::Relaxed)))
-                .filter(|(_, count)| *count > 0)
-                .collect(),
+        {
+            stats.requests += read(counter);
+            stats.requests_by_kind.insert(kind, read(counter));
         }
+        for (kind, counter) in FoundryFaultKind::ALL.into_iter().zip(&self.counters.faults) {
+            if read(counter) > 0 {
+                stats.faults_by_kind.insert(kind, read(counter));
+            }
+        }
+        stats
     }
 
     pub fn reset_stats(&self) {
@@ -421,7 +423,7 @@ pub struct FoundrySimulateArgs {
     pub now: Option<i64>,
     /// Fraction 0..1 of requests to fail on purpose (429, 5xx, broken bodies, resets, slow
     /// answers), deterministic under --seed
-    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = parse_fraction)]
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = fraction_arg)]
     pub fault_rate: f64,
     /// Serve only these faults (comma-separated; default: all)
     #[arg(long, value_name = "KINDS", value_delimiter = ',')]
@@ -437,10 +439,13 @@ pub struct FoundrySimulateArgs {
     pub echo_key_in_errors: bool,
 }
 
-fn parse_fraction(text: &str) -> Result<f64, String> {
-    match text.trim().parse::<f64>() {
-        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
-        _ => Err(format!("{text:?} is not a fraction between 0 and 1")),
+/// A probability from the command line.
+fn fraction_arg(text: &str) -> Result<f64, String> {
+    let p: f64 = text.trim().parse().map_err(|e| format!("{text:?}: {e}"))?;
+    if (0.0..=1.0).contains(&p) {
+        Ok(p)
+    } else {
+        Err(format!("{p} is not within 0..=1"))
     }
 }
 
@@ -484,12 +489,14 @@ pub async fn run(args: FoundrySimulateArgs) -> anyhow::Result<()> {
         fault_rate = args.fault_rate,
         "foundry simulator ready"
     );
-    server::serve_until(sim, listener, async {
-        // If the handler cannot be installed, serve until killed rather than stop at once.
-        if tokio::signal::ctrl_c().await.is_err() {
+    let ctrl_c = async {
+        // Without a Ctrl-C handler, serve until killed rather than stop at once.
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot wait for Ctrl-C");
             std::future::pending::<()>().await;
         }
-    })
-    .await
-    .context("foundry simulator server failed")
+    };
+    server::serve_until(sim, listener, ctrl_c)
+        .await
+        .context("foundry simulator server failed")
 }
