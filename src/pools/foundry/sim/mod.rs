@@ -39,7 +39,10 @@
 //! with an HTML page; a truncated JSON body; a body cut mid-stream (the connection closes before
 //! `Content-Length` bytes); a connection closed with no answer; a slow answer. A request's
 //! fault follows from the seed, the request and its current failing streak, which never
-//! exceeds `fault_max_consecutive`.
+//! exceeds `fault_max_consecutive` (a slow answer counts as a failure: it is meant to outlast
+//! the client's timeout). Any endpoint but an unknown path may fail, error answers included.
+//! The cut and the closed connection happen in the socket (`conn`), so the client meets the
+//! real thing: a `Content-Length` the body falls short of, or no response at all.
 
 mod conn;
 mod farm;
