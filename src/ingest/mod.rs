@@ -337,7 +337,7 @@ async fn fetch_everything(
     for pool in pools {
         let account = pool.account();
         let listing = tokio::select! {
-            listed = pool.directory(options.max_workers) => listed,
+            listed = pool.directory(options.max_workers, now) => listed,
             signal = stop.as_mut() => return Err(IngestError::Interrupted(signal)),
         };
         let directory = listing.map_err(|error| IngestError::Account {

@@ -145,13 +145,14 @@ impl PoolAccount {
         }
     }
 
-    /// The account's groups and workers; at most `max_workers` workers (the lowest ids).
-    pub async fn directory(&self, max_workers: usize) -> Result<Directory, ApiError> {
+    /// The account's groups and workers as of `now`; at most `max_workers` workers (the lowest
+    /// ids).
+    pub async fn directory(&self, max_workers: usize, now: i64) -> Result<Directory, ApiError> {
         match self {
             PoolAccount::CloverPool(_, client) => {
                 cloverpool::directory::fetch_directory(client, max_workers).await
             }
-            PoolAccount::Foundry(_, client) => client.directory(max_workers).await,
+            PoolAccount::Foundry(_, client) => client.directory(max_workers, now).await,
         }
     }
 

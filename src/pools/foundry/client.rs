@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::http::{ClientCounters, ApiError, ClientConfig, HttpClient};
+use crate::http::{ApiError, ClientConfig, ClientCounters, HttpClient};
 use crate::model::{Dimension, Directory, RawPoint, Window};
 
 use super::wire;
@@ -33,15 +33,15 @@ impl Client {
         &self.http
     }
 
-    /// Every worker, paged from 0 in a stable order (by name) until the pool's total is reached.
-    pub async fn directory(&self, max_workers: usize) -> Result<Directory, ApiError> {
+    /// Every worker, paged from 0 in a stable order (by name) until the pool's total is reached;
+    /// a worker's status is read from its last share as of `now`.
+    pub async fn directory(&self, max_workers: usize, now: i64) -> Result<Directory, ApiError> {
         let path = wire::workers_path(&self.sub_account);
         let path = path.as_str();
         wire::list_workers(
             |page_number| async move {
                 let params = wire::workers_query(page_number, WORKERS_PAGE_SIZE);
                 let label = format!("/workers [page {page_number}]");
-                let now = chrono::Utc::now().timestamp();
                 self.http
                     .get(label, path, &params, |endpoint, body| {
                         wire::parse_workers_page(endpoint, body, now)
@@ -68,7 +68,9 @@ impl Client {
             (Some(id), Dimension::Day) => format!("/worker_hashrate_day/{id}"),
         };
         let label = format!("{series} [from {}]", utc(window.start_ts));
-        self.http.get(label, &path, &params, wire::parse_series).await
+        self.http
+            .get(label, &path, &params, wire::parse_series)
+            .await
     }
 }
 

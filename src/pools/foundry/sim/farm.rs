@@ -361,7 +361,8 @@ impl Farm {
     }
 
     /// A day from its hours: their sum over 24 once complete, over the hours begun so far
-    /// while live; None when no hour has data. The second figure is the mean of `extra`.
+    /// while live, kept in whole GH/s as the API's int64 fields hold it; None when no hour has
+    /// data. The second figure is the mean of `extra`.
     fn day_from(
         &self,
         day_ts: i64,
@@ -380,7 +381,10 @@ impl Farm {
                 *count += extra;
             }
         }
-        sum.map(|(total, count)| (total.over(hours as f64), f64::from(count) / hours as f64))
+        sum.map(|(total, count)| {
+            let mean = total.over(hours as f64).scaled_whole(1.0);
+            (mean, f64::from(count) / hours as f64)
+        })
     }
 
     /// The value of `series`' bucket at `now` and, for the sub-account, the mean number of

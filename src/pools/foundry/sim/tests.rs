@@ -497,7 +497,8 @@ fn the_sub_account_is_the_sum_of_its_workers() {
             .map(|p| p.accepted_ghs)
             .sum::<f64>()
             / 24.0;
-        assert!((day.accepted_ghs - mean).abs() < 1e-6, "{}", day.ts);
+        // Kept in whole GH/s, as the API's int64 fields hold it.
+        assert!((day.accepted_ghs - mean).abs() <= 0.5, "{}", day.ts);
     }
 }
 
