@@ -144,14 +144,47 @@ pub fn ingest_options(
     })
 }
 
+/// The accounts of a config file, each with its own key file; and the file's database.
+pub fn config_accounts(
+    args: &IngestArgs,
+    path: &Path,
+) -> anyhow::Result<(Vec<AccountSource>, Option<PathBuf>)> {
+    let config = crate::config::load(path)?;
+    let mut accounts = Vec::with_capacity(config.accounts.len());
+    for entry in &config.accounts {
+        let account = entry.pool.account(&entry.account).map_err(|e| anyhow!(e))?;
+        let key = resolve_access_key(Some(&entry.access_key_file))
+            .map_err(|e| anyhow!("{account}: {e}"))?;
+        let api_url = entry
+            .api_url
+            .clone()
+            .unwrap_or_else(|| entry.pool.default_api_url().to_owned());
+        accounts.push(AccountSource {
+            account,
+            client: client_config(args, &api_url, key)?,
+        });
+    }
+    Ok((accounts, config.db))
+}
+
 pub async fn ingest_command(args: &IngestArgs, db: Option<PathBuf>) -> anyhow::Result<()> {
-    let key = resolve_access_key(args.access_key_file.as_deref())?;
-    let secrets = vec![key.expose().to_owned()];
+    let (accounts, config_db) = match &args.config {
+        Some(path) => config_accounts(args, path)?,
+        None => {
+            let key = resolve_access_key(args.access_key_file.as_deref())?;
+            (command_line_accounts(args, key)?, None)
+        }
+    };
+    let secrets: Vec<String> = accounts
+        .iter()
+        .map(|a| a.client.access_key.expose().to_owned())
+        .collect();
     for secret in &secrets {
         crate::logging::register_secret(secret);
     }
-    let accounts = command_line_accounts(args, key)?;
-    let db = db.unwrap_or_else(|| PathBuf::from(DEFAULT_DB));
+    let db = db
+        .or(config_db)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DB));
     let options = ingest_options(args, db, accounts)?;
     match ingest::run(options).await {
         Ok(summary) => {

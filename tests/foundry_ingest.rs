@@ -247,3 +247,91 @@ async fn a_wrong_key_fails_at_once_without_echoing_it() {
     assert!(!text.contains(wrong), "{text}");
     assert_eq!(sim.stats().requests, 1, "one request, not retried");
 }
+
+/// Every ticker of one pool's accounts, through the public view.
+fn pool_rows(db: &Path, pool: &str) -> Vec<(Option<i64>, String, i64, f64, f64, bool)> {
+    let conn = Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT worker_id, dimension, ts, hashrate_hs, reject_rate, provisional FROM v_tickers \
+             WHERE pool = ?1 ORDER BY worker_id, dimension, ts",
+        )
+        .unwrap();
+    let rows = stmt
+        .query_map([pool], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })
+        .unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloverpool_account_and_a_foundry_sub_account_share_one_database() {
+    use poolhist::pools::cloverpool::sim::{self as clover_sim, SimConfig, Simulator};
+    let (foundry_sim, foundry_url) = start(|_| {}).await;
+    let clover_config = SimConfig {
+        workers: 8,
+        now: Some(NOW),
+        ..SimConfig::default()
+    };
+    let clover = Arc::new(Simulator::new(clover_config.clone()));
+    let (clover_url, _task) = clover_sim::spawn_local(Arc::clone(&clover)).await.unwrap();
+    let clover_source = AccountSource {
+        account: poolhist::pools::cloverpool::account(clover_config.puid),
+        client: ClientConfig::new(
+            &clover_url,
+            AccessKey::new(clover_config.access_key.clone()).unwrap(),
+            poolhist::pools::cloverpool::PROTOCOL,
+        ),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let both = dir.path().join("both.db");
+    let clover_alone = dir.path().join("clover.db");
+
+    let mut options = options(&foundry_url, KEY, &both, NOW);
+    options.accounts.push(clover_source.clone());
+    let run = ingest::run(options.clone())
+        .await
+        .expect("both pools collected");
+    assert_eq!(run.accounts, 2);
+    let mut alone = options.clone();
+    alone.db_path = clover_alone.clone();
+    alone.accounts = vec![clover_source];
+    ingest::run(alone).await.expect("CloverPool alone");
+
+    let found = problems(&foundry_sim, &both, true);
+    assert!(
+        found.is_empty(),
+        "foundry: {:#?}",
+        &found[..found.len().min(8)]
+    );
+    let clover_rows = pool_rows(&both, "cloverpool");
+    assert!(!clover_rows.is_empty());
+    assert_eq!(clover_rows, pool_rows(&clover_alone, "cloverpool"));
+
+    // One public view lists the workers of both, each with its pool and account.
+    let conn = Connection::open(&both).unwrap();
+    let per_pool: Vec<(String, String, Option<i64>, i64)> = conn
+        .prepare(
+            "SELECT pool, account, puid, count(*) FROM v_workers GROUP BY pool, account ORDER BY pool",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(per_pool.len(), 2, "{per_pool:?}");
+    assert_eq!(per_pool[0].0, "cloverpool");
+    assert_eq!(per_pool[0].2, Some(clover_config.puid));
+    assert_eq!(per_pool[1].0, "foundry");
+    assert_eq!(per_pool[1].1, SUB_ACCOUNT);
+    assert_eq!(per_pool[1].2, None);
+    assert_eq!(per_pool[1].3, foundry_sim.workers().len() as i64);
+}
