@@ -173,6 +173,51 @@ pub struct DemoArgs {
     pub out: PathBuf,
 }
 
+/// `poolhist simulate --pool foundry [OPTIONS]`: the Foundry USA simulator's own options.
+#[derive(Debug, Parser)]
+#[command(
+    name = "poolhist simulate --pool foundry",
+    about = "Run a local Foundry USA API simulator with synthetic data and the API's quirks"
+)]
+pub struct FoundrySimulateCli {
+    #[command(flatten)]
+    pub args: crate::pools::foundry::sim::FoundrySimulateArgs,
+}
+
+impl FoundrySimulateCli {
+    /// The Foundry simulator's command line, when `args` (the process's) ask for it:
+    /// `simulate` with `--pool foundry` (or `--pool=foundry`), which is taken out.
+    pub fn wanted(args: &[String]) -> Option<Vec<String>> {
+        // The subcommand: the first word that is neither a flag nor the value of `--db`.
+        let simulate = (1..args.len()).find(|&i| {
+            !args[i].starts_with('-') && args.get(i - 1).is_none_or(|before| before != "--db")
+        })?;
+        if args[simulate] != "simulate" {
+            return None;
+        }
+        let mut rest: Vec<String> = args[simulate + 1..].to_vec();
+        let pool_at = rest
+            .iter()
+            .position(|a| a == "--pool" || a.starts_with("--pool="))?;
+        let name = match rest[pool_at].strip_prefix("--pool=") {
+            Some(name) => name.to_owned(),
+            None => rest.get(pool_at + 1)?.clone(),
+        };
+        if crate::pools::PoolKind::parse(&name) != Some(crate::pools::PoolKind::Foundry) {
+            return None;
+        }
+        let taken = if rest[pool_at].starts_with("--pool=") {
+            1
+        } else {
+            2
+        };
+        rest.drain(pool_at..pool_at + taken);
+        let mut command_line = vec!["poolhist simulate --pool foundry".to_owned()];
+        command_line.extend(rest);
+        Some(command_line)
+    }
+}
+
 /// Parses `--since`: a date (UTC midnight), an RFC 3339 time, or a duration back from `now`.
 pub fn parse_since(text: &str, now: i64) -> Result<i64, String> {
     let text = text.trim();
@@ -208,6 +253,41 @@ pub fn parse_since(text: &str, now: i64) -> Result<i64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn simulate_with_pool_foundry_takes_the_foundry_simulators_options() {
+        let args = |text: &str| text.split(' ').map(str::to_owned).collect::<Vec<_>>();
+        let wanted =
+            FoundrySimulateCli::wanted(&args("poolhist simulate --pool foundry --workers 3"));
+        assert_eq!(
+            wanted,
+            Some(
+                args("poolhist simulate --pool foundry --workers 3")
+                    .into_iter()
+                    .take(1)
+                    .chain(["--workers".to_owned(), "3".to_owned()])
+                    .map(|a| if a == "poolhist" {
+                        "poolhist simulate --pool foundry".to_owned()
+                    } else {
+                        a
+                    })
+                    .collect()
+            )
+        );
+        let with_db = args("poolhist --db x.db simulate --pool=foundry");
+        assert_eq!(
+            FoundrySimulateCli::wanted(&with_db).map(|a| a.len()),
+            Some(1)
+        );
+        for other in [
+            "poolhist simulate --workers 3",
+            "poolhist simulate --pool cloverpool",
+            "poolhist sql simulate --pool foundry",
+            "poolhist --db simulate report uptime --pool foundry",
+        ] {
+            assert_eq!(FoundrySimulateCli::wanted(&args(other)), None, "{other}");
+        }
+    }
 
     #[test]
     fn since_takes_dates_times_and_durations() {

@@ -9,9 +9,29 @@ fn db_or_default(db: Option<std::path::PathBuf>) -> std::path::PathBuf {
 }
 
 fn main() -> std::process::ExitCode {
+    let process_args: Vec<String> = std::env::args().collect();
+    if let Some(foundry) = poolhist::cli::FoundrySimulateCli::wanted(&process_args) {
+        let foundry = poolhist::cli::FoundrySimulateCli::parse_from(foundry);
+        return run(async { poolhist::pools::foundry::sim::run(foundry.args).await });
+    }
     let cli = Cli::parse();
     let quiet = matches!(&cli.command, Command::Ingest(args) if args.quiet);
     poolhist::logging::init(quiet);
+    run(async {
+        match cli.command {
+            Command::Ingest(args) => commands::ingest_command(&args, cli.db).await,
+            Command::Simulate(args) => poolhist::pools::cloverpool::sim::run(args).await,
+            Command::Demo(args) => poolhist::demo::demo_command(&args, cli.db).await,
+            Command::Report(cmd) => report::run_report(&db_or_default(cli.db), &cmd),
+            Command::Sql(args) => report::run_sql(&db_or_default(cli.db), &args),
+            Command::Status(args) => report::run_status(&db_or_default(cli.db), &args),
+            Command::Gaps(args) => report::run_gaps(&db_or_default(cli.db), &args),
+        }
+    })
+}
+
+/// Runs a command on the async runtime; errors print as one line and set the exit code.
+fn run(command: impl std::future::Future<Output = anyhow::Result<()>>) -> std::process::ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -23,17 +43,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
-        match cli.command {
-            Command::Ingest(args) => commands::ingest_command(&args, cli.db).await,
-            Command::Simulate(args) => poolhist::pools::cloverpool::sim::run(args).await,
-            Command::Demo(args) => poolhist::demo::demo_command(&args, cli.db).await,
-            Command::Report(cmd) => report::run_report(&db_or_default(cli.db), &cmd),
-            Command::Sql(args) => report::run_sql(&db_or_default(cli.db), &args),
-            Command::Status(args) => report::run_status(&db_or_default(cli.db), &args),
-            Command::Gaps(args) => report::run_gaps(&db_or_default(cli.db), &args),
-        }
-    });
+    let result = runtime.block_on(command);
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -374,6 +374,10 @@ impl Simulator {
 /// Serve a synthetic pool account: the pool API v1 with deterministic data and its quirks.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SimulateArgs {
+    /// The pool whose API to serve: cloverpool; `--pool foundry` serves Foundry USA's API and
+    /// takes its own options (`poolhist simulate --pool foundry --help`)
+    #[arg(long, value_name = "NAME", default_value = "cloverpool")]
+    pub pool: String,
     /// Address to listen on (port 0 picks a free port)
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub listen: String,
