@@ -257,22 +257,13 @@ mod tests {
     #[test]
     fn simulate_with_pool_foundry_takes_the_foundry_simulators_options() {
         let args = |text: &str| text.split(' ').map(str::to_owned).collect::<Vec<_>>();
-        let wanted =
-            FoundrySimulateCli::wanted(&args("poolhist simulate --pool foundry --workers 3"));
         assert_eq!(
-            wanted,
-            Some(
-                args("poolhist simulate --pool foundry --workers 3")
-                    .into_iter()
-                    .take(1)
-                    .chain(["--workers".to_owned(), "3".to_owned()])
-                    .map(|a| if a == "poolhist" {
-                        "poolhist simulate --pool foundry".to_owned()
-                    } else {
-                        a
-                    })
-                    .collect()
-            )
+            FoundrySimulateCli::wanted(&args("poolhist simulate --pool foundry --workers 3")),
+            Some(vec![
+                "poolhist simulate --pool foundry".to_owned(),
+                "--workers".to_owned(),
+                "3".to_owned()
+            ])
         );
         let with_db = args("poolhist --db x.db simulate --pool=foundry");
         assert_eq!(
