@@ -160,9 +160,18 @@ pub struct IngestArgs {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Workers in the simulated farm
+    /// Workers of the simulated CloverPool account
     #[arg(long, default_value_t = 120)]
     pub workers: u32,
+
+    /// Workers of the simulated Foundry USA sub-account
+    #[arg(long, default_value_t = 40)]
+    pub foundry_workers: u32,
+
+    /// Nightly runs to replay, one simulated day apart, ending now [default: from the first day
+    /// of last month, so that its monthly report is whole]
+    #[arg(long, value_name = "N")]
+    pub nights: Option<u32>,
 
     /// Seed of the simulated farm
     #[arg(long, default_value_t = 7)]

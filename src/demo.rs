@@ -1,72 +1,184 @@
-//! `poolhist demo`: the whole nightly path, offline. Starts the simulator on a free loopback
-//! port, backfills a database from it, runs the nightly (incremental) ingest once more, and
-//! prints the reports.
+//! `poolhist demo`: what poolhist is for, offline. Starts a simulated CloverPool account and a
+//! simulated Foundry USA sub-account on loopback, replays a month of nightly runs into one
+//! database with the pools' clocks moving a day at a time (each pool keeps worker hours for 3
+//! days only), and prints the reports over both.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
+use chrono::{Datelike, TimeZone};
 
 use crate::cli::DemoArgs;
 use crate::commands::DEFAULT_DEMO_DB;
 use crate::http::{AccessKey, ClientConfig};
-use crate::ingest::{self, AccountSource, IngestOptions, RetentionGuess};
-use crate::pools::cloverpool::sim::{self as simulate, SimConfig, Simulator};
-use crate::pools::{cloverpool, PoolKind};
+use crate::ingest::{self, AccountSource, IngestOptions, IngestSummary};
+use crate::pools::cloverpool::sim::{self as clover_sim, SimConfig, Simulator};
+use crate::pools::foundry::sim::{self as foundry_sim, FoundrySim, FoundrySimConfig};
+use crate::pools::{cloverpool, foundry, PoolKind};
+
+const DAY: i64 = 86_400;
+/// The nightly job's time of day: 00:30 UTC.
+const NIGHTLY_AT: i64 = 1_800;
 
 pub async fn demo_command(args: &DemoArgs, db: Option<PathBuf>) -> anyhow::Result<()> {
     let db = db.unwrap_or_else(|| PathBuf::from(DEFAULT_DEMO_DB));
-    let config = SimConfig {
+    let today = chrono::Utc::now().timestamp().div_euclid(DAY) * DAY;
+    let nights = match args.nights {
+        Some(n) => i64::from(n.max(1)),
+        None => (today - first_of_last_month(today)) / DAY + 1,
+    };
+    let first_night = today - (nights - 1) * DAY + NIGHTLY_AT;
+
+    let clover_config = SimConfig {
         workers: args.workers,
         seed: args.seed,
+        now: Some(first_night),
         ..SimConfig::default()
     };
-    let sim = Arc::new(Simulator::new(config.clone()));
-    let (url, server) = simulate::spawn_local(Arc::clone(&sim))
+    let clover = Arc::new(Simulator::new(clover_config.clone()));
+    let (clover_url, clover_server) = clover_sim::spawn_local(Arc::clone(&clover))
         .await
-        .context("cannot start the simulated pool on loopback")?;
-    println!(
-        "demo: simulated pool with {} workers (seed {}) at {url}",
-        config.workers, config.seed
-    );
-    println!("demo: database {}", db.display());
-
-    let key = AccessKey::new(config.access_key.clone()).map_err(|e| anyhow::anyhow!(e))?;
-    let options = IngestOptions {
-        db_path: db.clone(),
-        accounts: vec![AccountSource {
-            account: PoolKind::CloverPool
-                .account(&config.puid.to_string())
-                .map_err(|e| anyhow::anyhow!(e))?,
-            client: ClientConfig::new(&url, key, cloverpool::PROTOCOL),
-        }],
-        since: None,
-        concurrency: 8,
-        retention: RetentionGuess {
-            worker_hours: Some(config.worker_hours),
-            account_hours: Some(config.account_hours),
-            worker_days: Some(config.worker_days),
-            account_days: Some(config.account_days),
-        },
-        now: None,
-        show_progress: true,
-        wait_for_lock: false,
-        max_workers: crate::ingest::DEFAULT_MAX_WORKERS,
-        handle_signals: false,
+        .context("cannot start the simulated CloverPool on loopback")?;
+    let foundry_config = FoundrySimConfig {
+        workers: args.foundry_workers,
+        seed: args.seed,
+        now: Some(first_night),
+        ..FoundrySimConfig::default()
     };
-    let backfill = ingest::run(options.clone())
+    let foundry = Arc::new(FoundrySim::new(foundry_config.clone()));
+    let (foundry_url, foundry_server) = foundry_sim::spawn_local(Arc::clone(&foundry))
         .await
-        .context("demo backfill")?;
-    println!("demo: first run   {}", backfill.line());
-    let nightly = ingest::run(options).await.context("demo nightly run")?;
-    println!("demo: nightly run {}", nightly.line());
-    server.abort();
+        .context("cannot start the simulated Foundry USA API on loopback")?;
+    println!(
+        "demo: simulated CloverPool account {} ({} workers) at {clover_url}",
+        clover_config.puid, clover_config.workers
+    );
+    println!(
+        "demo: simulated Foundry USA sub-account {} ({} workers) at {foundry_url}",
+        foundry_config.sub_account, foundry_config.workers
+    );
+    println!(
+        "demo: each pool keeps worker hourly history for 3 days; replaying {nights} nightly runs \
+         ({} to {}) into {}",
+        date(first_night),
+        date(today),
+        db.display()
+    );
 
-    print_reports(&db, &args.out)
+    let key = |text: &str| AccessKey::new(text.to_owned()).map_err(|e| anyhow::anyhow!(e));
+    let accounts = vec![
+        AccountSource {
+            account: cloverpool::account(clover_config.puid),
+            client: ClientConfig::new(
+                &clover_url,
+                key(&clover_config.access_key)?,
+                cloverpool::PROTOCOL,
+            ),
+        },
+        AccountSource {
+            account: PoolKind::Foundry
+                .account(&foundry_config.sub_account)
+                .map_err(|e| anyhow::anyhow!(e))?,
+            client: ClientConfig::new(
+                &foundry_url,
+                key(&foundry_config.access_key)?,
+                foundry::PROTOCOL,
+            ),
+        },
+    ];
+    let mut totals = IngestSummary::default();
+    for night in 0..nights {
+        let now = first_night + night * DAY;
+        clover.set_now(now);
+        foundry.set_now(now);
+        let options = IngestOptions {
+            db_path: db.clone(),
+            accounts: accounts.clone(),
+            since: None,
+            concurrency: 8,
+            retention: Default::default(),
+            now: Some(now),
+            show_progress: false,
+            wait_for_lock: false,
+            max_workers: ingest::DEFAULT_MAX_WORKERS,
+            handle_signals: false,
+        };
+        let run = ingest::run(options)
+            .await
+            .with_context(|| format!("demo nightly run of {}", date(now)))?;
+        if night == 0 || night == nights - 1 || (night + 1) % 10 == 0 {
+            println!("demo: night {:>2} ({}): {}", night + 1, date(now), run.line());
+        }
+        totals.requests += run.requests;
+        totals.counts += run.counts;
+    }
+    clover_server.abort();
+    foundry_server.abort();
+    println!(
+        "demo: {nights} nights, {} requests, {} rows stored",
+        totals.requests, totals.counts.rows_new
+    );
+    print_kept(&db)?;
+    print_reports(&db, &args.out, last_month_of(today))
 }
 
-/// The uptime and reject-rate reports over the last two complete days, and this month's report.
-fn print_reports(db: &std::path::Path, out: &std::path::Path) -> anyhow::Result<()> {
+/// UTC midnight of the first day of the month before `day`'s.
+fn first_of_last_month(day: i64) -> i64 {
+    let date = chrono::Utc.timestamp_opt(day, 0).single().unwrap_or_default();
+    let (year, month) = match date.month() {
+        1 => (date.year() - 1, 12),
+        m => (date.year(), m - 1),
+    };
+    chrono::Utc
+        .with_ymd_and_hms(year, month, 1, 0, 0, 0)
+        .single()
+        .map_or(day - 31 * DAY, |d| d.timestamp())
+}
+
+/// `YYYY-MM` of the month before `day`'s.
+fn last_month_of(day: i64) -> String {
+    date(first_of_last_month(day))[..7].to_owned()
+}
+
+fn date(ts: i64) -> String {
+    chrono::Utc
+        .timestamp_opt(ts, 0)
+        .single()
+        .map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
+/// What poolhist holds that the pools no longer do: days of worker hourly history per pool.
+fn print_kept(db: &Path) -> anyhow::Result<()> {
+    let conn = crate::store::open_read_only(db)?;
+    let mut stmt = conn.prepare(
+        "SELECT pool, account, count(DISTINCT worker_id), \
+           (max(ts) - min(ts)) / 86400.0, count(*) \
+         FROM v_tickers WHERE dimension = '1h' AND worker_id IS NOT NULL \
+         GROUP BY pool, account ORDER BY pool",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, f64>(3)?,
+            r.get::<_, i64>(4)?,
+        ))
+    })?;
+    for row in rows {
+        let (pool, account, workers, days, hours) = row?;
+        println!(
+            "demo: {pool} account {account}: {hours} worker hours of {workers} workers over {days:.0} days \
+             are in the database; the pool itself keeps the last 3 days"
+        );
+    }
+    Ok(())
+}
+
+/// The uptime and reject-rate reports over the last two days, and last month's report.
+fn print_reports(db: &Path, out: &Path, month: String) -> anyhow::Result<()> {
     use crate::report::{
         reject_rate::{RejectRateArgs, RejectRateBy},
         render::Format,
@@ -111,7 +223,7 @@ fn print_reports(db: &std::path::Path, out: &std::path::Path) -> anyhow::Result<
     crate::report::run_report(
         db,
         &ReportCommand::Monthly(MonthlyArgs {
-            month: now.format("%Y-%m").to_string(),
+            month,
             out: out.to_owned(),
             csv: true,
             puid: None,
