@@ -108,7 +108,12 @@ pub async fn demo_command(args: &DemoArgs, db: Option<PathBuf>) -> anyhow::Resul
             .await
             .with_context(|| format!("demo nightly run of {}", date(now)))?;
         if night == 0 || night == nights - 1 || (night + 1) % 10 == 0 {
-            println!("demo: night {:>2} ({}): {}", night + 1, date(now), run.line());
+            println!(
+                "demo: night {:>2} ({}): {}",
+                night + 1,
+                date(now),
+                run.line()
+            );
         }
         totals.requests += run.requests;
         totals.counts += run.counts;
@@ -125,7 +130,10 @@ pub async fn demo_command(args: &DemoArgs, db: Option<PathBuf>) -> anyhow::Resul
 
 /// UTC midnight of the first day of the month before `day`'s.
 fn first_of_last_month(day: i64) -> i64 {
-    let date = chrono::Utc.timestamp_opt(day, 0).single().unwrap_or_default();
+    let date = chrono::Utc
+        .timestamp_opt(day, 0)
+        .single()
+        .unwrap_or_default();
     let (year, month) = match date.month() {
         1 => (date.year() - 1, 12),
         m => (date.year(), m - 1),

@@ -18,6 +18,9 @@ pub fn poolhist_with_key(db: &Path, key: &str) -> Command {
         .env_remove("POOLHIST_PUID")
         .env_remove("POOLHIST_API_URL")
         .env_remove("POOLHIST_ACCESS_KEY_FILE")
+        .env_remove("POOLHIST_POOL")
+        .env_remove("POOLHIST_ACCOUNT")
+        .env_remove("POOLHIST_CONFIG")
         .env_remove("POOLHIST_LOG")
         .stdin(Stdio::null());
     command
