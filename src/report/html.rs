@@ -57,9 +57,11 @@ pub fn render_html(data: &MonthlyData) -> String {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n\
          <title>{title}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n<h1>{title}</h1>\n\
-         <p class=\"sub\">{} &middot; generated {} UTC &middot; all times UTC</p>\n",
+         <p class=\"sub\">{} &middot; generated {} UTC &middot; all times UTC</p>\n\
+         <p class=\"sub\">{}</p>\n",
         escape(&data.period.describe()),
         escape(&format_time(data.generated_at)),
+        escape(&data.accounts_line()),
     );
 
     h.push_str("<div class=\"cards\">\n");
@@ -118,7 +120,7 @@ pub fn render_html(data: &MonthlyData) -> String {
 
     h.push_str("<h2>Uptime by group</h2>\n<div class=\"panel\">");
     h.push_str(&html_table(&super::uptime::totals_table(
-        "group",
+        Some("group"),
         &data.uptime_groups,
     )));
     h.push_str("</div>\n");
@@ -142,10 +144,7 @@ pub fn render_html(data: &MonthlyData) -> String {
             }
         );
         h.push_str("<div class=\"panel\">");
-        h.push_str(&html_table(&Table {
-            columns: outages.columns.clone(),
-            rows: outages.rows.iter().take(LIST_ROWS).cloned().collect(),
-        }));
+        h.push_str(&html_table(&outages.first_rows(LIST_ROWS)));
         h.push_str("</div>\n");
     }
 
@@ -160,10 +159,7 @@ pub fn render_html(data: &MonthlyData) -> String {
             escape(super::gaps::GAPS_NOTE)
         );
         h.push_str("<div class=\"panel\">");
-        h.push_str(&html_table(&Table {
-            columns: gaps.columns.clone(),
-            rows: gaps.rows.iter().take(LIST_ROWS).cloned().collect(),
-        }));
+        h.push_str(&html_table(&gaps.first_rows(LIST_ROWS)));
         h.push_str("</div>\n");
     }
 
@@ -183,6 +179,7 @@ pub fn render_html(data: &MonthlyData) -> String {
 }
 
 fn html_table(table: &Table) -> String {
+    let table = table.for_people();
     let mut h = String::from("<table>\n<tr>");
     for c in &table.columns {
         let _ = write!(h, "<th>{}</th>", escape(&c.replace('_', " ")));
@@ -375,7 +372,7 @@ fn heatmap(data: &MonthlyData, rows: &[&super::uptime::UptimeRow]) -> String {
         );
         for (j, day) in days.iter().enumerate() {
             let uptime = cells
-                .get(&(row.puid, row.worker_id, *day))
+                .get(&(row.account_id, row.worker_id, *day))
                 .copied()
                 .flatten();
             let tip = match uptime {
