@@ -361,14 +361,15 @@ fn heatmap(data: &MonthlyData, rows: &[&super::uptime::UptimeRow]) -> String {
     );
     for (i, row) in rows.iter().enumerate() {
         let y = head_h + cell_h * i as f64;
-        let name: String = row.worker_name.chars().take(30).collect();
+        let label = data.worker_label(&row.pool, &row.account, &row.worker_name);
+        let name: String = label.chars().take(30).collect();
         let _ = writeln!(
             s,
             "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"end\">{}<title>{}</title></text>",
             name_w - 8.0,
             y + cell_h - 5.0,
             escape(&name),
-            escape(&row.worker_name)
+            escape(&label)
         );
         for (j, day) in days.iter().enumerate() {
             let uptime = cells
@@ -386,7 +387,7 @@ fn heatmap(data: &MonthlyData, rows: &[&super::uptime::UptimeRow]) -> String {
                 cell_w,
                 cell_h,
                 uptime_colour(uptime),
-                escape(&row.worker_name),
+                escape(&label),
                 escape(&format_date(*day)),
                 escape(&tip)
             );
@@ -465,7 +466,8 @@ fn bar_chart(data: &MonthlyData) -> String {
         let rate = r.reject_rate.unwrap_or(0.0);
         let y = top + row_h * i as f64;
         let w = (bar_w * rate / scale).max(1.0);
-        let name: String = r.worker_name.chars().take(30).collect();
+        let label = data.worker_label(&r.pool, &r.account, &r.worker_name);
+        let name: String = label.chars().take(30).collect();
         let _ = writeln!(
             s,
             "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"end\">{}<title>{}</title></text>\
@@ -474,7 +476,7 @@ fn bar_chart(data: &MonthlyData) -> String {
             name_w - 8.0,
             y + row_h - 8.0,
             escape(&name),
-            escape(&r.worker_name),
+            escape(&label),
             y + 3.0,
             row_h - 6.0,
             name_w + w + 6.0,

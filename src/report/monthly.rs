@@ -185,6 +185,16 @@ impl MonthlyData {
         (rows, hidden)
     }
 
+    /// A worker as charts name it: with several accounts covered, behind its pool/account (two
+    /// accounts may both have a "rig01").
+    pub fn worker_label(&self, pool: &str, account: &str, worker_name: &str) -> String {
+        if self.accounts.len() > 1 {
+            format!("{} {worker_name}", account_label(pool, account))
+        } else {
+            worker_name.to_owned()
+        }
+    }
+
     /// Heatmap cells by (account_id, worker_id, day_ts): the share of counted hours up. Keyed
     /// by account_id: a Foundry worker id may equal a CloverPool one.
     pub fn day_index(&self) -> HashMap<(i64, i64, i64), Option<f64>> {
@@ -498,10 +508,14 @@ pub fn render_markdown(data: &MonthlyData) -> String {
     let (rows, hidden) = data.heatmap_workers();
     let days = data.days();
     let cells = data.day_index();
-    let name_width = rows
+    let labels: Vec<String> = rows
         .iter()
-        .map(|r| {
-            super::render::escape_controls(&r.worker_name)
+        .map(|r| data.worker_label(&r.pool, &r.account, &r.worker_name))
+        .collect();
+    let name_width = labels
+        .iter()
+        .map(|label| {
+            super::render::escape_controls(label)
                 .chars()
                 .count()
                 .min(32)
@@ -516,8 +530,8 @@ pub fn render_markdown(data: &MonthlyData) -> String {
         md.push(label.chars().last().unwrap_or(' '));
     }
     md.push_str("  uptime\n");
-    for row in &rows {
-        let name: String = super::render::escape_controls(&row.worker_name)
+    for (row, label) in rows.iter().zip(&labels) {
+        let name: String = super::render::escape_controls(label)
             .chars()
             // No backtick that could close the code fence.
             .map(|c| if c == '`' { ' ' } else { c })

@@ -2,9 +2,7 @@
 
 use std::path::Path;
 
-use rusqlite::Connection;
-
-use rusqlite::ToSql;
+use rusqlite::{Connection, ToSql};
 
 use super::accounts::{account_cells, account_table, AccountArgs, AccountFilter};
 use super::render::{self, Cell, Format, Report, Section, Table};
@@ -16,8 +14,8 @@ pub struct StatusArgs {
     /// How many of the latest ingest runs to list.
     #[arg(long, default_value_t = 5)]
     pub runs: u32,
-    /// Accounts, watermarks, runs and pool knowledge of these accounts only (the database
-    /// counts cover every account).
+    // Accounts, watermarks, runs and pool knowledge of these accounts only; the database counts
+    // cover every account.
     #[command(flatten)]
     pub accounts: AccountArgs,
     /// CSV carries the summary only; JSON is one object with summary, accounts, watermarks, runs
