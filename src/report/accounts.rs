@@ -86,7 +86,7 @@ impl AccountFilter {
         })
     }
 
-    /// " (cloverpool/1001)", " (pool foundry)", " (account farm1)" or "" for all, for titles.
+    /// "cloverpool/1001", "pool foundry", "account farm1", or None for every account: for titles.
     pub fn describe(&self) -> Option<String> {
         match (&self.pool, &self.account) {
             (Some(pool), Some(account)) => Some(account_label(pool, account)),
