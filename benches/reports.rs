@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use poolhist::report::period::Period;
-use poolhist::report::{self, Selection};
+use poolhist::report::{self, AccountFilter, Selection};
 use rusqlite::{params, Connection};
 
 const WORKERS: i64 = 1000;
@@ -191,6 +191,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let now = END + 86_400;
     let all = Selection::default();
+    // The same workers selected by pool and account: the filter must cost nothing.
+    let one_account = Selection {
+        accounts: AccountFilter::puid(PUID),
+        ..Selection::default()
+    };
     let month = Period::new(END - 31 * 86_400, END, now)?;
     let full = Period::new(START, END, now)?;
     let runs = 3;
@@ -199,6 +204,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let rows = time(&format!("uptime, {name}"), runs, || {
             report::uptime::uptime_rows(&conn, p, &all).map(|r| r.len())
         })?;
+        assert_eq!(rows as i64, WORKERS);
+        let rows = time(
+            &format!("uptime, one account by --puid, {name}"),
+            runs,
+            || report::uptime::uptime_rows(&conn, p, &one_account).map(|r| r.len()),
+        )?;
         assert_eq!(rows as i64, WORKERS);
         time(&format!("reject-rate by worker, {name}"), runs, || {
             report::reject_rate::worker_rows(&conn, p, &all).map(|r| r.len())
@@ -213,14 +224,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             report::uptime::uptime_by_day(&conn, p, &all).map(|r| r.len())
         })?;
         time(&format!("daily account hashrate, {name}"), runs, || {
-            report::monthly::daily_hashrate(&conn, p, None).map(|r| r.len())
+            report::monthly::daily_hashrate(&conn, p, &AccountFilter::all()).map(|r| r.len())
         })?;
     }
     time("gaps (all series, whole history)", runs, || {
         report::gaps::gaps(&conn, None, None, None, (None, None), now).map(|r| r.len())
     })?;
     let data = time("monthly: gather 2026-10 (all queries)", runs, || {
-        report::monthly::gather(&conn, "2026-10", None, 50, now)
+        report::monthly::gather(&conn, "2026-10", &AccountFilter::all(), 50, now)
     })?;
     let html = time("monthly: render HTML", runs, || {
         report::html::render_html(&data)

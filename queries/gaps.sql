@@ -16,20 +16,22 @@
 --               Holes already covered by a recorded gap are left out.
 --   'expired':  a recorded history_gaps row: history the pool had deleted before poolhist copied it.
 -- pool_still_has: the pool keeps what the ingest learned from its answers (v_pool_retention:
--- pool_knowledge, else the documented worker 1h 72 h, account 1h 720 h, worker 1d 90 d, account
--- 1d 365 d) before :now. 'yes' when the whole gap is inside that window, 'partly' when its newer
+-- pool_knowledge, else what the series' pool documents in `pools`, else CloverPool's worker 1h
+-- 72 h, account 1h 720 h, worker 1d 90 d, account 1d 365 d) before :now. 'yes' when the whole gap is inside that window, 'partly' when its newer
 -- end is, 'no' otherwise.
 --
 -- Parameters (Unix seconds UTC):
 --   :now        required: the retention windows are counted back from it.
 --   :from, :to  optional window, NULL = unbounded: only gaps overlapping [:from, :to) (a gap
 --               crossing the window's edge is reported whole).
---   :puid       account id, NULL = all.
+--   :pool       pool name ('cloverpool', 'foundry'), NULL = all.
+--   :account    account as its pool names it, NULL = all (any pool unless :pool says which).
+--   :puid       CloverPool puid, NULL = no puid filter (older scripts).
 --   :worker     worker name GLOB pattern; NULL = every series including the account's,
 --               a pattern selects worker series only.
 --   :dimension  '1h' or '1d', NULL = both.
 --
--- Reads: series, tickers, hourly_by_day, history_gaps, workers, v_pool_retention.
+-- Reads: accounts, series, tickers, hourly_by_day, history_gaps, workers, v_pool_retention.
 WITH RECURSIVE
 -- the window searched: [:from, :to), widened to whole days; unbounded without them
 win AS (
@@ -37,9 +39,10 @@ win AS (
            COALESCE(((:to + 86399) / 86400) * 86400, 9223372036854775807) AS hi
 ),
 scope AS MATERIALIZED (
-    SELECT s.series_id, s.account_id AS puid, s.worker_id, w.worker_name, s.dimension,
+    SELECT s.series_id, s.account_id, a.puid, a.pool, a.account, s.worker_id, w.worker_name,
+           s.dimension,
            CASE s.dimension WHEN '1h' THEN 3600 ELSE 86400 END AS step,
-           -- what the pool keeps: learned by the ingest, else the documented defaults
+           -- what the pool keeps: learned by the ingest, else what the pool documents
            (SELECT r.retention_slots FROM v_pool_retention r WHERE r.series_id = s.series_id)
              * CASE s.dimension WHEN '1h' THEN 3600 ELSE 86400 END AS retention_s,
            -- the span searched: stored points inside the window, plus the nearest stored point
@@ -52,9 +55,13 @@ scope AS MATERIALIZED (
                               WHERE t.series_id = s.series_id AND t.ts >= win.hi),
                             (SELECT MAX(t.ts) FROM tickers t
                               WHERE t.series_id = s.series_id AND t.ts < win.hi))) AS last_ts
-    FROM series s CROSS JOIN win
+    FROM accounts a
+    JOIN series s ON s.account_id = a.account_id
+    CROSS JOIN win
     LEFT JOIN workers w ON w.account_id = s.account_id AND w.worker_id = s.worker_id
-    WHERE (:puid IS NULL OR s.account_id = :puid)
+    WHERE (:pool IS NULL OR a.pool = :pool)
+      AND (:account IS NULL OR a.account = :account)
+      AND (:puid IS NULL OR a.puid = :puid)
       AND (:dimension IS NULL OR s.dimension = :dimension)
       AND (:worker IS NULL OR w.worker_name GLOB :worker)
 ),
@@ -176,7 +183,10 @@ all_gaps AS (
     SELECT g.series_id, g.from_ts, g.to_ts, 'expired'
     FROM history_gaps g JOIN scope sc ON sc.series_id = g.series_id
 )
-SELECT sc.puid,
+SELECT sc.account_id,
+       sc.puid,
+       sc.pool,
+       sc.account,
        sc.worker_id,
        sc.worker_name,
        sc.dimension,
@@ -191,4 +201,4 @@ FROM all_gaps g
 JOIN scope sc ON sc.series_id = g.series_id
 WHERE (:from IS NULL OR g.to_ts + sc.step > :from)
   AND (:to IS NULL OR g.from_ts < :to)
-ORDER BY sc.puid, sc.worker_id IS NOT NULL, sc.worker_name, sc.dimension, g.from_ts;
+ORDER BY sc.pool, sc.account_id, sc.worker_id IS NOT NULL, sc.worker_name, sc.dimension, g.from_ts;

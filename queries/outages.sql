@@ -16,7 +16,10 @@
 -- Parameters (Unix seconds UTC):
 --   :from    required. First counted hour: the first starting at or after :from.
 --   :to      required, exclusive; no later than the start of the current hour.
---   :puid    account id, NULL = all accounts.
+--   :pool    pool name ('cloverpool', 'foundry'), NULL = all pools.
+--   :account account as its pool names it (CloverPool puid as text, Foundry sub-account), NULL =
+--            all; with :pool NULL it matches that name in any pool.
+--   :puid    CloverPool puid, NULL = no puid filter (older scripts; prefer :pool / :account).
 --   :group   group name or numeric id, NULL = all groups.
 --   :worker  worker name GLOB pattern (case-sensitive; * ? [abc]), NULL = all workers.
 --
@@ -28,12 +31,14 @@ bounds AS (
            ((:to + 3599) / 3600) * 3600   AS p_to
 ),
 scope AS (
-    SELECT w.puid, w.worker_id, w.worker_name, w.group_name,
+    SELECT w.account_id, w.puid, w.pool, w.account, w.worker_id, w.worker_name, w.group_name,
            w.hourly_series_id AS series_id, w.daily_series_id,
            (SELECT MIN(t.ts) FROM tickers t
              WHERE t.series_id = w.hourly_series_id AND t.provisional = 0) AS first_hour_ts
     FROM v_worker_series w
-    WHERE (:puid IS NULL OR w.puid = :puid)
+    WHERE (:pool IS NULL OR w.pool = :pool)
+      AND (:account IS NULL OR w.account = :account)
+      AND (:puid IS NULL OR w.puid = :puid)
       AND (:group IS NULL OR w.group_name = :group OR CAST(w.group_id AS TEXT) = :group)
       AND (:worker IS NULL OR w.worker_name GLOB :worker)
 ),
@@ -110,7 +115,10 @@ down_runs AS (
                 SELECT series_id, start_ts, end_ts FROM missing_days))
     GROUP BY series_id, run
 )
-SELECT c.puid,
+SELECT c.account_id,
+       c.puid,
+       c.pool,
+       c.account,
        c.worker_id,
        c.worker_name,
        c.group_name,
@@ -125,4 +133,4 @@ SELECT c.puid,
 FROM down_runs d
 JOIN counted c ON c.series_id = d.series_id
 WHERE d.end_ts > d.start_ts
-ORDER BY hours DESC, d.start_ts, c.worker_name, c.puid, c.worker_id;
+ORDER BY hours DESC, d.start_ts, c.worker_name, c.account_id, c.worker_id;

@@ -17,7 +17,10 @@
 --
 -- Parameters (Unix seconds UTC):
 --   :from    required, inclusive.   :to  required, exclusive.
---   :puid    account id, NULL = all.   :group  group name or numeric id, NULL = all.
+--   :pool    pool name ('cloverpool', 'foundry'), NULL = all.
+--   :account account as its pool names it, NULL = all (any pool unless :pool says which).
+--   :puid    CloverPool puid, NULL = no puid filter (older scripts).
+--   :group   group name or numeric id, NULL = all.
 --   :worker  worker name GLOB pattern (case-sensitive; * ? [abc]), NULL = all.
 --
 -- Reads: v_worker_series, hourly_by_day, tickers.
@@ -29,10 +32,12 @@ bounds AS MATERIALIZED (
     FROM (SELECT ((:from + 86399) / 86400) * 86400 AS day_lo)
 ),
 scope AS MATERIALIZED (
-    SELECT w.puid, w.worker_id, w.worker_name, w.group_name,
+    SELECT w.account_id, w.puid, w.pool, w.account, w.worker_id, w.worker_name, w.group_name,
            w.hourly_series_id AS hourly_series, w.daily_series_id AS daily_series
     FROM v_worker_series w
-    WHERE (:puid IS NULL OR w.puid = :puid)
+    WHERE (:pool IS NULL OR w.pool = :pool)
+      AND (:account IS NULL OR w.account = :account)
+      AND (:puid IS NULL OR w.puid = :puid)
       AND (:group IS NULL OR w.group_name = :group OR CAST(w.group_id AS TEXT) = :group)
       AND (:worker IS NULL OR w.worker_name GLOB :worker)
 ),
@@ -90,7 +95,8 @@ daily AS (
     GROUP BY sc.daily_series
 ),
 per_worker AS (
-    SELECT sc.puid, sc.worker_id, sc.worker_name, sc.group_name,
+    SELECT sc.account_id, sc.puid, sc.pool, sc.account, sc.worker_id, sc.worker_name,
+           sc.group_name,
            COALESCE(h.accepted_hashes, 0) + COALESCE(d.accepted_hashes, 0) AS accepted_hashes,
            COALESCE(h.reject_weight, 0) + COALESCE(d.reject_weight, 0)     AS reject_weight,
            COALESCE(h.hours_1h, 0)                                         AS hours_1h,
@@ -99,7 +105,10 @@ per_worker AS (
     LEFT JOIN hourly h ON h.series_id = sc.hourly_series
     LEFT JOIN daily d  ON d.series_id = sc.daily_series
 )
-SELECT puid,
+SELECT account_id,
+       puid,
+       pool,
+       account,
        worker_id,
        worker_name,
        group_name,
@@ -114,4 +123,4 @@ SELECT puid,
             ELSE 'none' END                                                AS source
 FROM per_worker
 ORDER BY reject_rate IS NULL, reject_rate DESC, accepted_hashes DESC, worker_name,
-         puid, worker_id;
+         account_id, worker_id;

@@ -11,7 +11,10 @@
 --
 -- Parameters (Unix seconds UTC):
 --   :from    required, inclusive.   :to  required, exclusive.
---   :puid    account id, NULL = all.   :group  group name or numeric id, NULL = all.
+--   :pool    pool name ('cloverpool', 'foundry'), NULL = all.
+--   :account account as its pool names it, NULL = all (any pool unless :pool says which).
+--   :puid    CloverPool puid, NULL = no puid filter (older scripts).
+--   :group   group name or numeric id, NULL = all.
 --   :worker  worker name GLOB pattern (case-sensitive; * ? [abc]), NULL = all.
 --
 -- Reads: v_worker_series, hourly_by_day, tickers.
@@ -28,10 +31,12 @@ bounds AS MATERIALIZED (
     FROM (SELECT ((:from + 86399) / 86400) * 86400 AS day_lo)
 ),
 scope AS MATERIALIZED (
-    SELECT w.puid, w.worker_id,
+    SELECT w.account_id, w.worker_id,
            w.hourly_series_id AS hourly_series, w.daily_series_id AS daily_series
     FROM v_worker_series w
-    WHERE (:puid IS NULL OR w.puid = :puid)
+    WHERE (:pool IS NULL OR w.pool = :pool)
+      AND (:account IS NULL OR w.account = :account)
+      AND (:puid IS NULL OR w.puid = :puid)
       AND (:group IS NULL OR w.group_name = :group OR CAST(w.group_id AS TEXT) = :group)
       AND (:worker IS NULL OR w.worker_name GLOB :worker)
 ),

@@ -20,13 +20,17 @@
 --   :from    required. The first counted hour is the first one starting at or after :from.
 --   :to      required, exclusive. Pass no later than the start of the current hour: hours in the
 --            future are not down (poolhist caps it for you).
---   :puid    account id, NULL = every account in the database.
+--   :pool    pool name ('cloverpool', 'foundry'), NULL = every pool.
+--   :account account as its pool names it (a CloverPool puid as text, a Foundry sub-account),
+--            NULL = every account. With :pool NULL it matches that name in any pool.
+--   :puid    CloverPool puid, NULL = no puid filter (older scripts; prefer :pool / :account).
 --   :group   group name or numeric group id, NULL = every group.
 --   :worker  worker name GLOB pattern (case-sensitive; * ? [abc]), NULL = every worker.
 --
 -- Reads: v_worker_series, hourly_by_day (the hours), tickers (first hourly point, daily series),
 -- history_gaps.
 -- Example: sqlite3 poolhist.db -cmd ".param set :from 1761955200" -cmd ".param set :to 1764547200" \
+--            -cmd ".param set :pool NULL" -cmd ".param set :account NULL" \
 --            -cmd ".param set :puid NULL" -cmd ".param set :group NULL" -cmd ".param set :worker NULL" \
 --            ".read queries/uptime.sql"
 WITH RECURSIVE
@@ -35,12 +39,14 @@ bounds AS (
            ((:to + 3599) / 3600) * 3600   AS p_to
 ),
 scope AS (
-    SELECT w.puid, w.worker_id, w.worker_name, w.group_name,
+    SELECT w.account_id, w.puid, w.pool, w.account, w.worker_id, w.worker_name, w.group_name,
            w.hourly_series_id AS series_id, w.daily_series_id,
            (SELECT MIN(t.ts) FROM tickers t
              WHERE t.series_id = w.hourly_series_id AND t.provisional = 0) AS first_hour_ts
     FROM v_worker_series w
-    WHERE (:puid IS NULL OR w.puid = :puid)
+    WHERE (:pool IS NULL OR w.pool = :pool)
+      AND (:account IS NULL OR w.account = :account)
+      AND (:puid IS NULL OR w.puid = :puid)
       AND (:group IS NULL OR w.group_name = :group OR CAST(w.group_id AS TEXT) = :group)
       AND (:worker IS NULL OR w.worker_name GLOB :worker)
 ),
@@ -131,7 +137,10 @@ outage_stats AS (
     SELECT series_id, COUNT(*) AS outages, MAX(hours) AS longest_outage_hours
     FROM down_runs GROUP BY series_id
 )
-SELECT c.puid,
+SELECT c.account_id,
+       c.puid,
+       c.pool,
+       c.account,
        c.worker_id,
        c.worker_name,
        c.group_name,
@@ -159,4 +168,4 @@ SELECT c.puid,
 FROM counted c
 LEFT JOIN up_per_worker p ON p.series_id = c.series_id
 LEFT JOIN outage_stats o  ON o.series_id = c.series_id
-ORDER BY uptime IS NULL, uptime, c.worker_name, c.puid, c.worker_id;
+ORDER BY uptime IS NULL, uptime, c.worker_name, c.account_id, c.worker_id;

@@ -13,7 +13,10 @@
 -- Parameters (Unix seconds UTC):
 --   :from    required; first counted hour starts at or after it. Days are UTC days.
 --   :to      required, exclusive; no later than the start of the current hour.
---   :puid    account id, NULL = all.   :group  group name or id, NULL = all.
+--   :pool    pool name ('cloverpool', 'foundry'), NULL = all.
+--   :account account as its pool names it, NULL = all (any pool unless :pool says which).
+--   :puid    CloverPool puid, NULL = no puid filter (older scripts).
+--   :group   group name or id, NULL = all.
 --   :worker  worker name GLOB pattern, NULL = all.
 --
 -- Reads: v_worker_series, hourly_by_day (the hours), tickers (first hourly point).
@@ -28,11 +31,14 @@ days(day_ts) AS (
     SELECT day_ts + 86400 FROM days, bounds WHERE day_ts + 86400 < p_to
 ),
 scope AS (
-    SELECT w.puid, w.worker_id, w.worker_name, w.group_name, w.hourly_series_id AS series_id,
+    SELECT w.account_id, w.puid, w.pool, w.account, w.worker_id, w.worker_name, w.group_name,
+           w.hourly_series_id AS series_id,
            (SELECT MIN(t.ts) FROM tickers t
              WHERE t.series_id = w.hourly_series_id AND t.provisional = 0) AS first_hour_ts
     FROM v_worker_series w
-    WHERE (:puid IS NULL OR w.puid = :puid)
+    WHERE (:pool IS NULL OR w.pool = :pool)
+      AND (:account IS NULL OR w.account = :account)
+      AND (:puid IS NULL OR w.puid = :puid)
       AND (:group IS NULL OR w.group_name = :group OR CAST(w.group_id AS TEXT) = :group)
       AND (:worker IS NULL OR w.worker_name GLOB :worker)
 ),
@@ -40,12 +46,13 @@ counted AS MATERIALIZED (
     -- in output order: the final ORDER BY then only sorts the days of each worker
     SELECT sc.*, MAX(b.p_from, sc.first_hour_ts) AS start_ts, b.p_to AS end_ts
     FROM scope sc CROSS JOIN bounds b
-    ORDER BY sc.worker_name, sc.puid, sc.worker_id
+    ORDER BY sc.worker_name, sc.account_id, sc.worker_id
 ),
 cells AS (
     -- every worker x day, with the day's hourly_by_day row (one primary key probe) and whether
     -- all its hours are counted (NULL when the worker has no hourly point)
-    SELECT c.puid, c.worker_id, c.worker_name, c.group_name, c.start_ts, c.end_ts, d.day_ts,
+    SELECT c.account_id, c.puid, c.pool, c.account, c.worker_id, c.worker_name, c.group_name,
+           c.start_ts, c.end_ts, d.day_ts,
            d.day_ts >= c.start_ts AND d.day_ts + 86400 <= c.end_ts AS whole_day,
            h.hours_up, h.up_mask
     FROM counted c
@@ -60,7 +67,7 @@ spans AS (
 counts AS (
     -- whole days: hours_up as stored (no row: 0). Other days: popcount of the counted hours'
     -- mask (bits [first, last]) & up_mask, 12 bits at a time (multiply, mask, mod 31).
-    SELECT puid, worker_id, worker_name, group_name, day_ts,
+    SELECT account_id, puid, pool, account, worker_id, worker_name, group_name, day_ts,
            CASE WHEN whole_day THEN IFNULL(hours_up, 0)
                 WHEN from_ts < to_ts THEN
                      ((((m & 0xFFF) * 0x1001001001001) & 0x84210842108421) % 31
@@ -72,7 +79,8 @@ counts AS (
                     & IFNULL(up_mask, 0) AS m
           FROM spans)
 )
-SELECT puid, worker_id, worker_name, group_name, day_ts, hours_up, hours_counted,
+SELECT account_id, puid, pool, account, worker_id, worker_name, group_name, day_ts, hours_up,
+       hours_counted,
        CASE WHEN hours_counted > 0 THEN hours_up * 1.0 / hours_counted END AS uptime
 FROM counts
-ORDER BY worker_name, puid, worker_id, day_ts;
+ORDER BY worker_name, account_id, worker_id, day_ts;

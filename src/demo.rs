@@ -208,7 +208,7 @@ fn print_reports(db: &Path, out: &Path, month: String) -> anyhow::Result<()> {
         db,
         &ReportCommand::Uptime(UptimeArgs {
             period: period.clone(),
-            puid: None,
+            accounts: None,
             group: None,
             worker: None,
             min_uptime: Some("1".to_owned()),
@@ -220,7 +220,7 @@ fn print_reports(db: &Path, out: &Path, month: String) -> anyhow::Result<()> {
         db,
         &ReportCommand::RejectRate(RejectRateArgs {
             period,
-            puid: None,
+            accounts: None,
             group: None,
             worker: None,
             by: RejectRateBy::Group,
@@ -234,7 +234,7 @@ fn print_reports(db: &Path, out: &Path, month: String) -> anyhow::Result<()> {
             month,
             out: out.to_owned(),
             csv: true,
-            puid: None,
+            accounts: None,
             top: 50,
         }),
     )?;

@@ -5,6 +5,7 @@ mod report_fixture;
 
 use poolhist::report::monthly::{self, MonthlyArgs};
 use poolhist::report::render::to_csv;
+use poolhist::report::AccountFilter;
 use report_fixture::*;
 
 /// The month is under way: "now" is 2026-10-03 00:00, so it covers 2026-10-01 and 2026-10-02.
@@ -12,7 +13,14 @@ const MONTH_NOW: i64 = T_END;
 
 fn data() -> monthly::MonthlyData {
     let f = fixture();
-    monthly::gather(&f.conn, "2026-10", Some(PUID), 50, MONTH_NOW).unwrap()
+    monthly::gather(
+        &f.conn,
+        "2026-10",
+        &AccountFilter::puid(PUID),
+        50,
+        MONTH_NOW,
+    )
+    .unwrap()
 }
 
 #[test]
@@ -82,7 +90,7 @@ fn csv_files_never_start_a_cell_with_a_formula_character() {
 #[test]
 fn heatmap_shows_the_worst_workers_first_and_says_how_many_are_hidden() {
     let f = fixture();
-    let d = monthly::gather(&f.conn, "2026-10", Some(PUID), 3, MONTH_NOW).unwrap();
+    let d = monthly::gather(&f.conn, "2026-10", &AccountFilter::puid(PUID), 3, MONTH_NOW).unwrap();
     let (rows, hidden) = d.heatmap_workers();
     let names: Vec<&str> = rows.iter().map(|r| r.worker_name.as_str()).collect();
     assert_eq!(names, vec!["rig-dead", "rig-flaky", "rig-gap"]);
@@ -101,7 +109,7 @@ fn monthly_writes_private_files_into_the_out_directory() {
         month: "2026-10".into(),
         out: dir.clone(),
         csv: true,
-        puid: None,
+        accounts: None,
         top: 50,
     };
     let written = monthly::write(&f.conn, &args, MONTH_NOW).unwrap();
@@ -132,7 +140,8 @@ fn monthly_writes_private_files_into_the_out_directory() {
 #[test]
 fn unknown_month_is_refused() {
     let f = fixture();
-    let err = monthly::gather(&f.conn, "2026-13", None, 50, MONTH_NOW).unwrap_err();
+    let err =
+        monthly::gather(&f.conn, "2026-13", &AccountFilter::all(), 50, MONTH_NOW).unwrap_err();
     assert_eq!(
         err.to_string(),
         "unknown month \"2026-13\": expected YYYY-MM with a month 01..12, e.g. 2026-10"
@@ -147,4 +156,77 @@ fn monthly_snapshots_markdown_html_and_csv() {
     for (name, table) in monthly::csv_tables(&d) {
         insta::assert_snapshot!(format!("monthly_csv_{name}"), to_csv(&table));
     }
+}
+
+#[test]
+fn monthly_covers_every_account_of_every_pool_by_default_and_says_which() {
+    let f = fixture();
+    let d = monthly::gather(&f.conn, "2026-10", &AccountFilter::all(), 50, MONTH_NOW).unwrap();
+    assert_eq!(d.title(), "Mining report 2026-10");
+    assert_eq!(
+        d.accounts_line(),
+        "Accounts: cloverpool/1001, cloverpool/2002, foundry/farm1"
+    );
+    assert_eq!(d.uptime.len(), 11);
+    assert_eq!(d.uptime_account.workers, 11);
+    // Account hashrate: CloverPool 1001's days (240, 250 TH/s) plus Foundry's 200 TH/s.
+    let daily: Vec<Option<f64>> = d.daily.iter().map(|x| x.hashrate_hs).collect();
+    assert_eq!(daily, vec![Some(440.0 * TH), Some(450.0 * TH)]);
+    // Worker id 1 of three accounts: three heatmap rows, none taking another's cells.
+    let cells = d.day_index();
+    let day2 = T0 + D;
+    assert_eq!(cells.get(&(PUID, 1, day2)), Some(&Some(1.0)));
+    assert_eq!(
+        cells.get(&(FOUNDRY_ACCOUNT_ID, 2, day2)),
+        Some(&Some(16.0 / 24.0))
+    );
+    assert_eq!(cells.get(&(PUID, 2, day2)), Some(&Some(1.0)));
+    let md = monthly::render_markdown(&d);
+    assert!(
+        md.contains("cloverpool/1001, cloverpool/2002, foundry/farm1"),
+        "{md}"
+    );
+    // Heatmap rows name the account when several are covered (worker ids and names may repeat).
+    assert!(md.contains("foundry/farm1 farm1-flaky"), "{md}");
+    assert!(md.contains("cloverpool/1001 rig-steady"), "{md}");
+    let html = poolhist::report::html::render_html(&d);
+    assert!(html.contains("Accounts: cloverpool/1001, cloverpool/2002, foundry/farm1"));
+    assert!(html.contains("foundry/farm1 farm1-steady"));
+    // The CSV heatmap has both pools' rows, each with its pool and account.
+    let heatmap = monthly::csv_tables(&d)
+        .into_iter()
+        .find(|(name, _)| *name == "uptime-heatmap")
+        .unwrap()
+        .1;
+    let csv = to_csv(&heatmap);
+    assert!(csv.starts_with("puid,pool,account,worker_id,"), "{csv}");
+    assert!(
+        csv.contains("\n,foundry,farm1,2,farm1-flaky,2026-10-02,16,24,"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("\n1001,cloverpool,1001,1,rig-steady,2026-10-02,24,24,"),
+        "{csv}"
+    );
+}
+
+#[test]
+fn monthly_for_the_foundry_account_alone_names_it_in_the_title() {
+    let f = fixture();
+    let only = AccountFilter {
+        pool: Some("foundry".into()),
+        account: Some(FOUNDRY_ACCOUNT.into()),
+    };
+    let d = monthly::gather(&f.conn, "2026-10", &only, 50, MONTH_NOW).unwrap();
+    assert_eq!(d.title(), "Mining report 2026-10, foundry/farm1");
+    assert_eq!(d.accounts_line(), "Accounts: foundry/farm1");
+    let names: Vec<&str> = d.uptime.iter().map(|r| r.worker_name.as_str()).collect();
+    assert_eq!(names, vec!["farm1-flaky", "farm1-steady"]);
+    // farm1-flaky's hole at T0+20h: the pool documents 30 days, so it can still be fetched.
+    let gaps: Vec<(&str, &str)> = d
+        .gaps
+        .iter()
+        .map(|g| (g.pool.as_str(), g.pool_still_has.as_str()))
+        .collect();
+    assert_eq!(gaps, vec![("foundry", "yes")]);
 }

@@ -10,11 +10,12 @@ use std::collections::BTreeMap;
 
 use poolhist::model::Dimension;
 use poolhist::model::Point;
+use poolhist::pools::PoolKind;
 use poolhist::report::gaps::{self, Gap};
 use poolhist::report::monthly::{self, DailyHashrate};
 use poolhist::report::period::Period;
 use poolhist::report::reject_rate::{self, RejectRateDay, RejectRateRow};
-use poolhist::report::Selection;
+use poolhist::report::{AccountFilter, Selection};
 use poolhist::store::{PageWrite, Store};
 use random_db::{
     assert_summary_current, random_db, random_period, stored_series, stored_workers, RandomDb, Rng,
@@ -140,7 +141,7 @@ fn picks() -> Vec<Pick> {
         },
         Pick {
             selection: Selection {
-                puid: Some(PUID),
+                accounts: AccountFilter::puid(PUID),
                 ..Selection::default()
             },
             keep: |_| true,
@@ -241,7 +242,9 @@ fn check_worker_rows(rows: &[RejectRateRow], workers: &[&StoredWorker], p: &Peri
             (false, true) => "1d",
             (false, false) => "none",
         };
-        let ok = row.puid == PUID
+        let ok = row.puid == Some(PUID)
+            && row.pool == "cloverpool"
+            && row.account == PUID.to_string()
             && row.worker_name == w.worker_name
             && row.group_name == w.group_name
             && close(row.accepted_hashes, want.accepted)
@@ -514,7 +517,10 @@ fn expected_gaps(
                 "no"
             };
             out.push(Gap {
-                puid: PUID,
+                account_id: PUID,
+                puid: Some(PUID),
+                pool: "cloverpool".to_owned(),
+                account: PUID.to_string(),
                 worker_id: s.worker_id,
                 worker_name: s.worker_name.clone(),
                 dimension: s.dimension.to_owned(),
@@ -530,9 +536,10 @@ fn expected_gaps(
 }
 
 /// The gaps query's order: account first, then workers by name, each by dimension and time.
-fn gap_key(g: &Gap) -> (i64, bool, Option<String>, String, i64) {
+fn gap_key(g: &Gap) -> (String, i64, bool, Option<String>, String, i64) {
     (
-        g.puid,
+        g.pool.clone(),
+        g.account_id,
         g.worker_id.is_some(),
         g.worker_name.clone(),
         g.dimension.clone(),
@@ -606,9 +613,13 @@ fn reject_rate_reports_and_daily_hashrate_match_a_recomputation_from_tickers() {
             check_day_rows(&days, &chosen, &p, &context);
 
             let want = expected_daily_hashrate(&db.conn, &p);
-            for puid in [None, Some(PUID)] {
-                let got = monthly::daily_hashrate(&db.conn, &p, puid).unwrap();
-                check_daily_hashrate(&got, &want, &format!("{context}, puid {puid:?}"));
+            for accounts in [
+                AccountFilter::all(),
+                AccountFilter::puid(PUID),
+                AccountFilter::account(PoolKind::CloverPool, &PUID.to_string()),
+            ] {
+                let got = monthly::daily_hashrate(&db.conn, &p, &accounts).unwrap();
+                check_daily_hashrate(&got, &want, &format!("{context}, {accounts:?}"));
             }
         }
     }
@@ -655,11 +666,12 @@ fn gaps_match_the_holes_in_the_stored_points() {
             };
             let (pattern, keep) = worker_filters[rng.range(0, 2) as usize];
             let (dimension, dimension_name) = dimensions[rng.range(0, 3) as usize];
-            let puid = [None, Some(PUID)][rng.range(0, 2) as usize];
+            let by_puid = AccountFilter::puid(PUID);
+            let accounts = [None, Some(&by_puid)][rng.range(0, 2) as usize];
             let context = format!(
                 "seed {seed}, window {window:?}, worker {pattern:?}, dimension {dimension_name:?}"
             );
-            let got = gaps::gaps(&db.conn, puid, pattern, dimension, window, now).unwrap();
+            let got = gaps::gaps(&db.conn, accounts, pattern, dimension, window, now).unwrap();
             let want = expected_gaps(&series, &recorded, keep, dimension_name, window, now);
             check_gaps(got, want, &context);
         }

@@ -3,10 +3,11 @@
 
 mod report_fixture;
 
+use poolhist::pools::PoolKind;
 use poolhist::report::period::{Period, PeriodArgs};
 use poolhist::report::reject_rate::{self, RejectRateArgs, RejectRateBy, RejectRateRow};
 use poolhist::report::render::{render, Format};
-use poolhist::report::Selection;
+use poolhist::report::{AccountArgs, AccountFilter, Selection};
 use report_fixture::*;
 
 fn period() -> Period {
@@ -84,8 +85,10 @@ fn workers_are_listed_worst_first() {
             "rig-flaky",
             "=HYPERLINK(\"http://x\",\"y\")",
             "rig-gap",
+            "farm1-flaky",
             "rig-late",
             "<script>alert(1)</script>",
+            "farm1-steady",
             "rig-steady",
             "other-rig",
             "rig-dead",
@@ -97,15 +100,72 @@ fn workers_are_listed_worst_first() {
 fn account_rate_is_the_rate_of_summed_work() {
     let rows = rows();
     let accounts = reject_rate::account_totals(&rows);
-    let acct = accounts.iter().find(|a| a.puid == PUID).unwrap();
+    let acct = accounts.iter().find(|a| a.puid == Some(PUID)).unwrap();
     let (w, r) = rows
         .iter()
-        .filter(|x| x.puid == PUID)
+        .filter(|x| x.puid == Some(PUID))
         .fold((0.0, 0.0), |(w, r), x| {
             (w + x.accepted_hashes, r + x.reject_weight)
         });
     assert!(close(acct.reject_rate().unwrap(), r / w));
     assert_eq!(acct.workers, 8);
+    // One row per account, the Foundry one without a puid.
+    let names: Vec<(&str, &str, Option<i64>)> = accounts
+        .iter()
+        .map(|a| (a.pool.as_str(), a.account.as_str(), a.puid))
+        .collect();
+    assert!(names.contains(&("foundry", "farm1", None)), "{names:?}");
+    assert_eq!(names.len(), 3);
+}
+
+#[test]
+fn foundry_workers_get_their_own_rates_next_to_cloverpool_workers_of_the_same_id() {
+    let rows = rows();
+    let ones: Vec<(&str, &str, f64)> = {
+        let mut v: Vec<(&str, &str, f64)> = rows
+            .iter()
+            .filter(|r| r.worker_id == 1)
+            .map(|r| {
+                (
+                    r.pool.as_str(),
+                    r.worker_name.as_str(),
+                    r.reject_rate.unwrap_or(f64::NAN),
+                )
+            })
+            .collect();
+        v.sort_by(|a, b| a.1.cmp(b.1));
+        v
+    };
+    assert_eq!(
+        ones,
+        vec![
+            ("foundry", "farm1-steady", 0.01),
+            ("cloverpool", "other-rig", 0.0),
+            ("cloverpool", "rig-steady", 0.01),
+        ]
+    );
+    // By pool: only Foundry's two workers.
+    let f = fixture();
+    let foundry = Selection {
+        accounts: AccountFilter {
+            pool: Some("foundry".into()),
+            account: None,
+        },
+        ..Selection::default()
+    };
+    let picked = reject_rate::worker_rows(&f.conn, &period(), &foundry).unwrap();
+    let mut names: Vec<&str> = picked.iter().map(|r| r.worker_name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, vec!["farm1-flaky", "farm1-steady"]);
+    assert!(close(
+        picked
+            .iter()
+            .find(|r| r.worker_id == 2)
+            .unwrap()
+            .reject_rate
+            .unwrap(),
+        0.02
+    ));
 }
 
 #[test]
@@ -130,7 +190,7 @@ fn args(by: RejectRateBy) -> RejectRateArgs {
             to: Some("2026-10-03T00:00:00Z".into()),
             month: None,
         },
-        puid: None,
+        accounts: None,
         group: None,
         worker: None,
         by,
@@ -147,7 +207,16 @@ fn reject_rate_report_snapshots_in_every_format_and_level() {
         (RejectRateBy::Account, "account"),
         (RejectRateBy::Day, "day"),
     ] {
-        let report = reject_rate::report(&f.conn, &args(by), NOW).unwrap();
+        let mut args = args(by);
+        if by == RejectRateBy::Day {
+            // A day sums every selected worker: CloverPool alone keeps these days' numbers
+            // those of the fixture before it had a Foundry account.
+            args.accounts = Some(AccountArgs {
+                pool: Some(PoolKind::CloverPool),
+                ..AccountArgs::default()
+            });
+        }
+        let report = reject_rate::report(&f.conn, &args, NOW).unwrap();
         for (format, ext) in [
             (Format::Table, "table"),
             (Format::Csv, "csv"),

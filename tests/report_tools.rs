@@ -6,7 +6,7 @@ use poolhist::report::gaps::{self, GapsArgs};
 use poolhist::report::render::{render, Format};
 use poolhist::report::sql::{self, SqlArgs};
 use poolhist::report::status;
-use poolhist::report::{PeriodArgs, ReportCommand, UptimeArgs};
+use poolhist::report::{AccountArgs, AccountFilter, PeriodArgs, ReportCommand, UptimeArgs};
 use report_fixture::*;
 
 fn read_only(f: &Fixture) -> rusqlite::Connection {
@@ -78,7 +78,7 @@ fn run_report_rejects_from_after_to_in_one_line() {
             to: Some("2026-10-01".into()),
             month: None,
         },
-        puid: None,
+        accounts: None,
         group: None,
         worker: None,
         min_uptime: None,
@@ -96,10 +96,12 @@ fn status_reports_counts_watermarks_and_last_runs() {
     let conn = read_only(&f);
     let args = status::StatusArgs {
         runs: 5,
+        accounts: AccountArgs::default(),
         format: Format::Table,
     };
     // A fixed size: the real file size depends on SQLite's page layout.
-    let report = status::status_report(&conn, Some(1_234_567), args.runs).unwrap();
+    let report =
+        status::status_report(&conn, Some(1_234_567), args.runs, &AccountFilter::all()).unwrap();
     insta::assert_snapshot!("status_table", render(&report, Format::Table, false));
     insta::assert_snapshot!("status_markdown", render(&report, Format::Markdown, false));
     insta::assert_snapshot!("status_csv", render(&report, Format::Csv, false));
@@ -108,6 +110,7 @@ fn status_reports_counts_watermarks_and_last_runs() {
         Some(1_234_567),
         &status::StatusArgs {
             runs: 5,
+            accounts: AccountArgs::default(),
             format: Format::Json,
         },
         false,
@@ -122,11 +125,18 @@ fn gaps_judge_what_the_pool_still_has_by_the_retention_learned() {
     let f = fixture();
     let now = T_END + 2 * D;
     let still_has = |conn: &rusqlite::Connection| -> Vec<String> {
-        gaps::gaps(conn, Some(PUID), None, None, (None, None), now)
-            .unwrap()
-            .into_iter()
-            .map(|g| g.pool_still_has)
-            .collect()
+        gaps::gaps(
+            conn,
+            Some(&AccountFilter::puid(PUID)),
+            None,
+            None,
+            (None, None),
+            now,
+        )
+        .unwrap()
+        .into_iter()
+        .map(|g| g.pool_still_has)
+        .collect()
     };
     assert_eq!(
         still_has(&read_only(&f)),
@@ -144,10 +154,22 @@ fn gaps_judge_what_the_pool_still_has_by_the_retention_learned() {
         still_has(&read_only(&f)),
         ["yes", "yes", "yes", "yes", "yes"]
     );
-    let status = status::status_report(&read_only(&f), None, 1).unwrap();
-    let pool = &status.sections[3].table;
-    assert_eq!(pool.rows.len(), 1);
-    assert_eq!(pool.rows[0][3].display(), "720 h");
+    let status = status::status_report(&read_only(&f), None, 1, &AccountFilter::all()).unwrap();
+    let pool = &status.sections[4].table;
+    // puid, pool, account, level, dimension, history_kept: the Foundry account's and this one.
+    let kept: Vec<(String, String, String)> = pool
+        .rows
+        .iter()
+        .map(|r| (r[1].display(), r[2].display(), r[5].display()))
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            ("cloverpool", "1001", "720 h"),
+            ("foundry", "farm1", "720 h")
+        ]
+        .map(|(p, a, k)| (p.to_owned(), a.to_owned(), k.to_owned()))
+    );
 }
 
 #[test]
@@ -156,7 +178,15 @@ fn gaps_lists_holes_and_expired_history_with_what_the_pool_still_has() {
     let conn = read_only(&f);
     // Two days after the period: the pool keeps worker hourly points from T0+24h on (72 h).
     let now = T_END + 2 * D;
-    let rows = gaps::gaps(&conn, Some(PUID), None, None, (None, None), now).unwrap();
+    let rows = gaps::gaps(
+        &conn,
+        Some(&AccountFilter::puid(PUID)),
+        None,
+        None,
+        (None, None),
+        now,
+    )
+    .unwrap();
     let summary: Vec<(String, String, i64, i64, String)> = rows
         .iter()
         .map(|g| {
@@ -182,7 +212,10 @@ fn gaps_lists_holes_and_expired_history_with_what_the_pool_still_has() {
         .collect();
     assert_eq!(summary, expected);
     let args = GapsArgs {
-        puid: Some(PUID),
+        accounts: AccountArgs {
+            puid: Some(PUID),
+            ..AccountArgs::default()
+        },
         worker: None,
         dimension: None,
         format: Format::Table,
@@ -284,7 +317,7 @@ fn entry_points_run_read_only_on_a_database_file() {
         &f.path,
         &ReportCommand::Uptime(UptimeArgs {
             period: period.clone(),
-            puid: None,
+            accounts: None,
             group: None,
             worker: None,
             min_uptime: None,
@@ -296,7 +329,10 @@ fn entry_points_run_read_only_on_a_database_file() {
         &f.path,
         &ReportCommand::RejectRate(RejectRateArgs {
             period,
-            puid: Some(PUID),
+            accounts: Some(AccountArgs {
+                puid: Some(PUID),
+                ..AccountArgs::default()
+            }),
             group: None,
             worker: None,
             by: RejectRateBy::Group,
@@ -316,6 +352,7 @@ fn entry_points_run_read_only_on_a_database_file() {
         &f.path,
         &status::StatusArgs {
             runs: 2,
+            accounts: AccountArgs::default(),
             format: Format::Json,
         },
     )
@@ -323,7 +360,7 @@ fn entry_points_run_read_only_on_a_database_file() {
     poolhist::report::run_gaps(
         &f.path,
         &GapsArgs {
-            puid: None,
+            accounts: AccountArgs::default(),
             worker: Some("rig-*".into()),
             dimension: Some(gaps::Dimension::Hour),
             format: Format::Csv,
@@ -339,7 +376,7 @@ fn gaps_in_a_window_report_a_hole_crossing_its_edge_whole() {
     // The window starts at T0+24h, inside rig-flaky's hole T0+23h..T0+25h.
     let rows = gaps::gaps(
         &conn,
-        Some(PUID),
+        Some(&AccountFilter::puid(PUID)),
         Some("rig-flaky"),
         Some(gaps::Dimension::Hour),
         (Some(T0 + 24 * H), Some(T_END)),
@@ -361,10 +398,154 @@ fn json_output_is_an_array_of_row_objects() {
     let value: serde_json::Value =
         serde_json::from_str(&render(&report, Format::Json, false)).unwrap();
     let rows = value.as_array().unwrap();
-    assert_eq!(rows.len(), 9);
+    assert_eq!(rows.len(), 11);
     assert!(rows
         .iter()
         .all(|r| r.is_object() && r.get("worker_name").is_some()));
     let empty = sql::query(&conn, "SELECT 1 WHERE 0").unwrap();
     assert_eq!(render(&empty, Format::Json, false), "[]\n");
+}
+
+/// (pool, account, worker_name, first missing hour from T0, pool_still_has) of each gap.
+fn gap_summary(rows: &[gaps::Gap]) -> Vec<(String, String, String, i64, String)> {
+    rows.iter()
+        .map(|g| {
+            (
+                g.pool.clone(),
+                g.account.clone(),
+                g.worker_name.clone().unwrap_or_default(),
+                (g.from_ts - T0) / H,
+                g.pool_still_has.clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn gaps_of_every_pool_judge_each_by_its_own_pool_retention() {
+    let f = fixture();
+    let conn = read_only(&f);
+    let now = T_END + 2 * D;
+    let all = gaps::gaps(&conn, None, None, None, (None, None), now).unwrap();
+    let summary = gap_summary(&all);
+    assert_eq!(summary.len(), 6, "{summary:?}");
+    // CloverPool's rows first, as before; then Foundry's hole at T0+20h, which Foundry still
+    // keeps (30 days) where CloverPool's 72 h would say "no".
+    assert!(summary[..5]
+        .iter()
+        .all(|g| g.0 == "cloverpool" && g.1 == "1001"));
+    assert_eq!(
+        summary[5],
+        (
+            "foundry".to_owned(),
+            "farm1".to_owned(),
+            "farm1-flaky".to_owned(),
+            20,
+            "yes".to_owned()
+        )
+    );
+    assert_eq!(all[5].puid, None);
+    let foundry = gaps::gaps(
+        &conn,
+        Some(&AccountFilter {
+            pool: None,
+            account: Some(FOUNDRY_ACCOUNT.into()),
+        }),
+        None,
+        None,
+        (None, None),
+        now,
+    )
+    .unwrap();
+    assert_eq!(gap_summary(&foundry), summary[5..].to_vec());
+    let args = GapsArgs {
+        accounts: AccountArgs {
+            pool: Some(poolhist::pools::PoolKind::Foundry),
+            ..AccountArgs::default()
+        },
+        worker: None,
+        dimension: None,
+        format: Format::Json,
+    };
+    let report = gaps::report(&conn, &args, now).unwrap();
+    assert!(report
+        .title
+        .starts_with("Missing history of pool foundry: 1 gaps"));
+    let json: serde_json::Value =
+        serde_json::from_str(&render(&report, Format::Json, false)).unwrap();
+    assert_eq!(json[0]["puid"], serde_json::Value::Null);
+    assert_eq!(json[0]["pool"], "foundry");
+    assert_eq!(json[0]["account"], "farm1");
+}
+
+#[test]
+fn status_lists_every_account_with_its_pool_and_filters_by_account() {
+    let f = fixture();
+    let conn = read_only(&f);
+    let all = status::status_report(&conn, None, 5, &AccountFilter::all()).unwrap();
+    let accounts: Vec<(String, String)> = all.sections[1]
+        .table
+        .rows
+        .iter()
+        .map(|r| (r[1].display(), r[2].display()))
+        .collect();
+    assert_eq!(
+        accounts,
+        [
+            ("cloverpool", "1001"),
+            ("cloverpool", "2002"),
+            ("foundry", "farm1")
+        ]
+        .map(|(p, a)| (p.to_owned(), a.to_owned()))
+    );
+    let farm1 = AccountFilter {
+        pool: Some("foundry".into()),
+        account: Some(FOUNDRY_ACCOUNT.into()),
+    };
+    let only = status::status_report(&conn, None, 5, &farm1).unwrap();
+    assert_eq!(only.title, "poolhist status (foundry/farm1)");
+    assert_eq!(only.sections[1].table.rows.len(), 1);
+    // Watermarks, runs and pool knowledge of farm1 only.
+    assert!(only.sections[2]
+        .table
+        .rows
+        .iter()
+        .all(|r| r[0].display() == "foundry"));
+    let runs: Vec<String> = only.sections[3]
+        .table
+        .rows
+        .iter()
+        .map(|r| r[0].display())
+        .collect();
+    assert_eq!(runs, vec!["3"]);
+    assert_eq!(only.sections[4].table.rows.len(), 1);
+    // A CloverPool account by --puid: its runs, newest first, up to --runs.
+    let by_puid = status::status_report(&conn, None, 1, &AccountFilter::puid(PUID)).unwrap();
+    let runs: Vec<String> = by_puid.sections[3]
+        .table
+        .rows
+        .iter()
+        .map(|r| r[0].display())
+        .collect();
+    assert_eq!(runs, vec!["2"]);
+    // People see the runs' accounts; JSON keeps puids too.
+    let table = render(&all, Format::Table, false);
+    assert!(table.contains("cloverpool:1001,cloverpool:2002"), "{table}");
+    let json = status::status(
+        &conn,
+        None,
+        &status::StatusArgs {
+            runs: 5,
+            accounts: AccountArgs::default(),
+            format: Format::Json,
+        },
+        false,
+    )
+    .unwrap();
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(value["runs"][0]["puids"], "");
+    assert_eq!(value["runs"][0]["accounts"], "foundry:farm1");
+    assert_eq!(value["accounts"][2]["puid"], serde_json::Value::Null);
+    assert_eq!(value["pool"][0]["pool"], "foundry");
+    assert_eq!(value["pool"][0]["account"], "farm1");
 }

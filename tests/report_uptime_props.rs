@@ -7,9 +7,10 @@ mod random_db;
 
 use std::collections::HashSet;
 
+use poolhist::pools::PoolKind;
 use poolhist::report::period::Period;
 use poolhist::report::uptime::{self, Outage, UptimeDay, UptimeRow};
-use poolhist::report::Selection;
+use poolhist::report::{AccountFilter, Selection};
 use random_db::{random_db, random_period, stored_workers, Rng, StoredWorker, D, END, H, PUID};
 
 /// One selected worker as the recomputation sees it.
@@ -72,7 +73,10 @@ fn expected_uptime(workers: &[Worker], p: &Period) -> Vec<UptimeRow> {
             let hours_total = counted.len() as i64;
             let runs = w.down_runs(p);
             UptimeRow {
-                puid: PUID,
+                account_id: PUID,
+                puid: Some(PUID),
+                pool: "cloverpool".to_owned(),
+                account: PUID.to_string(),
                 worker_id: w.stored.worker_id,
                 worker_name: w.stored.worker_name.clone(),
                 group_name: w.stored.group_name.clone(),
@@ -114,7 +118,10 @@ fn expected_outages(workers: &[Worker], p: &Period) -> Vec<Outage> {
             w.down_runs(p)
                 .into_iter()
                 .map(move |(start_ts, end_ts)| Outage {
-                    puid: PUID,
+                    account_id: PUID,
+                    puid: Some(PUID),
+                    pool: "cloverpool".to_owned(),
+                    account: PUID.to_string(),
                     worker_id: w.stored.worker_id,
                     worker_name: w.stored.worker_name.clone(),
                     group_name: w.stored.group_name.clone(),
@@ -156,7 +163,10 @@ fn expected_by_day(workers: &[Worker], p: &Period) -> Vec<UptimeDay> {
             let hours_up = in_day.iter().filter(|h| w.up.contains(h)).count() as i64;
             let hours_counted = in_day.len() as i64;
             rows.push(UptimeDay {
-                puid: PUID,
+                account_id: PUID,
+                puid: Some(PUID),
+                pool: "cloverpool".to_owned(),
+                account: PUID.to_string(),
                 worker_id: w.stored.worker_id,
                 worker_name: w.stored.worker_name.clone(),
                 day_ts,
@@ -233,7 +243,15 @@ fn selected(
                 glob(&p, &t)
             })
         })
-        .filter(|_| selection.puid.is_none_or(|puid| puid == PUID))
+        // Every stored worker is CloverPool account PUID's.
+        .filter(|_| {
+            let accounts = &selection.accounts;
+            accounts.pool.as_deref().is_none_or(|p| p == "cloverpool")
+                && accounts
+                    .account
+                    .as_deref()
+                    .is_none_or(|a| a == PUID.to_string())
+        })
         .cloned()
         .collect()
 }
@@ -244,7 +262,14 @@ fn selections(rng: &mut Rng) -> Vec<Selection> {
     vec![
         Selection::default(),
         Selection {
-            puid: Some(PUID),
+            accounts: AccountFilter::puid(PUID),
+            ..Selection::default()
+        },
+        Selection {
+            accounts: AccountFilter {
+                pool: Some("foundry".to_owned()),
+                account: None,
+            },
             ..Selection::default()
         },
         Selection {
@@ -256,7 +281,7 @@ fn selections(rng: &mut Rng) -> Vec<Selection> {
             ..Selection::default()
         },
         Selection {
-            puid: Some(PUID),
+            accounts: AccountFilter::account(PoolKind::CloverPool, &PUID.to_string()),
             group: Some(groups[rng.range(0, 4) as usize].to_owned()),
             worker: Some(patterns[rng.range(0, 5) as usize].to_owned()),
         },

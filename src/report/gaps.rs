@@ -3,6 +3,7 @@
 
 use rusqlite::{Connection, ToSql};
 
+use super::accounts::{account_cells, account_table, AccountArgs, AccountFilter};
 use super::render::{Cell, Format, Report, Section, Table};
 use super::{query_rows, ReportError};
 
@@ -19,9 +20,8 @@ pub enum Dimension {
 /// `poolhist gaps`
 #[derive(Debug, Clone, clap::Args)]
 pub struct GapsArgs {
-    /// Only this account (where several share the database).
-    #[arg(long)]
-    pub puid: Option<i64>,
+    #[command(flatten)]
+    pub accounts: AccountArgs,
     /// Only worker series whose name matches this GLOB pattern (case-sensitive; * ? [abc]).
     #[arg(long, value_name = "PATTERN")]
     pub worker: Option<String>,
@@ -34,7 +34,13 @@ pub struct GapsArgs {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Gap {
-    pub puid: i64,
+    /// The account's surrogate key.
+    pub account_id: i64,
+    /// The CloverPool puid; None for a pool without one (Foundry).
+    pub puid: Option<i64>,
+    pub pool: String,
+    /// The account as its pool names it.
+    pub account: String,
     pub worker_id: Option<i64>,
     pub worker_name: Option<String>,
     pub dimension: String,
@@ -48,10 +54,11 @@ pub struct Gap {
     pub pool_still_has: String,
 }
 
-/// Gaps overlapping [from, to) (None = unbounded), with retention counted back from `now`.
+/// Gaps of the selected accounts (None = all) overlapping [from, to) (None = unbounded), with
+/// retention counted back from `now`.
 pub fn gaps(
     conn: &Connection,
-    puid: Option<i64>,
+    accounts: Option<&AccountFilter>,
     worker: Option<&str>,
     dimension: Option<Dimension>,
     window: (Option<i64>, Option<i64>),
@@ -61,17 +68,23 @@ pub fn gaps(
         Dimension::Hour => "1h",
         Dimension::Day => "1d",
     });
-    let params: [(&str, &dyn ToSql); 6] = [
+    let all = AccountFilter::all();
+    let accounts = accounts.unwrap_or(&all);
+    let params: [(&str, &dyn ToSql); 7] = [
         (":now", &now),
         (":from", &window.0),
         (":to", &window.1),
-        (":puid", &puid),
+        (":pool", &accounts.pool),
+        (":account", &accounts.account),
         (":worker", &worker),
         (":dimension", &dimension),
     ];
     query_rows(conn, GAPS_SQL, &params, |r| {
         Ok(Gap {
+            account_id: r.get("account_id")?,
             puid: r.get("puid")?,
+            pool: r.get("pool")?,
+            account: r.get("account")?,
             worker_id: r.get("worker_id")?,
             worker_name: r.get("worker_name")?,
             dimension: r.get("dimension")?,
@@ -85,8 +98,7 @@ pub fn gaps(
 }
 
 pub fn gaps_table(gaps: &[Gap]) -> Table {
-    let mut table = Table::new(&[
-        "puid",
+    let mut table = account_table(&[
         "worker_id",
         "worker_name",
         "dimension",
@@ -97,8 +109,8 @@ pub fn gaps_table(gaps: &[Gap]) -> Table {
         "pool_still_has",
     ]);
     for g in gaps {
-        table.rows.push(vec![
-            Cell::Int(g.puid),
+        let mut cells = account_cells(g.puid, &g.pool, &g.account).to_vec();
+        cells.extend([
             g.worker_id.map_or(Cell::Null, Cell::Int),
             Cell::text(
                 g.worker_name
@@ -112,6 +124,7 @@ pub fn gaps_table(gaps: &[Gap]) -> Table {
             Cell::Int(g.points_missing),
             Cell::text(&g.pool_still_has),
         ]);
+        table.rows.push(cells);
     }
     table
 }
@@ -119,12 +132,14 @@ pub fn gaps_table(gaps: &[Gap]) -> Table {
 pub const GAPS_NOTE: &str = "hole: no stored point inside a series' stored span; expired: the \
     pool had deleted the history before poolhist copied it. pool_still_has: a new ingest run can \
     still fetch it, judged by the history the ingest saw the pool keep (see `poolhist status`), \
-    else the documented worker 1h 72 h, account 1h 720 h, worker 1d 90 d, account 1d 365 d";
+    else by what the pool documents it keeps (CloverPool: worker 1h 72 h, account 1h 720 h, \
+    worker 1d 90 d, account 1d 365 d)";
 
 pub fn report(conn: &Connection, args: &GapsArgs, now: i64) -> Result<Report, ReportError> {
+    let accounts = AccountFilter::from_args(Some(&args.accounts))?;
     let rows = gaps(
         conn,
-        args.puid,
+        Some(&accounts),
         args.worker.as_deref(),
         args.dimension,
         (None, None),
@@ -133,7 +148,10 @@ pub fn report(conn: &Connection, args: &GapsArgs, now: i64) -> Result<Report, Re
     let missing: i64 = rows.iter().map(|g| g.points_missing).sum();
     Ok(Report {
         title: format!(
-            "Missing history: {} gaps, {missing} points, as of {} UTC",
+            "Missing history{}: {} gaps, {missing} points, as of {} UTC",
+            accounts
+                .describe()
+                .map_or_else(String::new, |s| format!(" of {s}")),
             rows.len(),
             super::render::format_time(now)
         ),

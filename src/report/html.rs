@@ -57,9 +57,11 @@ pub fn render_html(data: &MonthlyData) -> String {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n\
          <title>{title}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n<h1>{title}</h1>\n\
-         <p class=\"sub\">{} &middot; generated {} UTC &middot; all times UTC</p>\n",
+         <p class=\"sub\">{} &middot; generated {} UTC &middot; all times UTC</p>\n\
+         <p class=\"sub\">{}</p>\n",
         escape(&data.period.describe()),
         escape(&format_time(data.generated_at)),
+        escape(&data.accounts_line()),
     );
 
     h.push_str("<div class=\"cards\">\n");
@@ -118,7 +120,7 @@ pub fn render_html(data: &MonthlyData) -> String {
 
     h.push_str("<h2>Uptime by group</h2>\n<div class=\"panel\">");
     h.push_str(&html_table(&super::uptime::totals_table(
-        "group",
+        Some("group"),
         &data.uptime_groups,
     )));
     h.push_str("</div>\n");
@@ -142,10 +144,7 @@ pub fn render_html(data: &MonthlyData) -> String {
             }
         );
         h.push_str("<div class=\"panel\">");
-        h.push_str(&html_table(&Table {
-            columns: outages.columns.clone(),
-            rows: outages.rows.iter().take(LIST_ROWS).cloned().collect(),
-        }));
+        h.push_str(&html_table(&outages.first_rows(LIST_ROWS)));
         h.push_str("</div>\n");
     }
 
@@ -160,10 +159,7 @@ pub fn render_html(data: &MonthlyData) -> String {
             escape(super::gaps::GAPS_NOTE)
         );
         h.push_str("<div class=\"panel\">");
-        h.push_str(&html_table(&Table {
-            columns: gaps.columns.clone(),
-            rows: gaps.rows.iter().take(LIST_ROWS).cloned().collect(),
-        }));
+        h.push_str(&html_table(&gaps.first_rows(LIST_ROWS)));
         h.push_str("</div>\n");
     }
 
@@ -183,6 +179,7 @@ pub fn render_html(data: &MonthlyData) -> String {
 }
 
 fn html_table(table: &Table) -> String {
+    let table = table.for_people();
     let mut h = String::from("<table>\n<tr>");
     for c in &table.columns {
         let _ = write!(h, "<th>{}</th>", escape(&c.replace('_', " ")));
@@ -364,18 +361,19 @@ fn heatmap(data: &MonthlyData, rows: &[&super::uptime::UptimeRow]) -> String {
     );
     for (i, row) in rows.iter().enumerate() {
         let y = head_h + cell_h * i as f64;
-        let name: String = row.worker_name.chars().take(30).collect();
+        let label = data.worker_label(&row.pool, &row.account, &row.worker_name);
+        let name: String = label.chars().take(30).collect();
         let _ = writeln!(
             s,
             "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"end\">{}<title>{}</title></text>",
             name_w - 8.0,
             y + cell_h - 5.0,
             escape(&name),
-            escape(&row.worker_name)
+            escape(&label)
         );
         for (j, day) in days.iter().enumerate() {
             let uptime = cells
-                .get(&(row.puid, row.worker_id, *day))
+                .get(&(row.account_id, row.worker_id, *day))
                 .copied()
                 .flatten();
             let tip = match uptime {
@@ -389,7 +387,7 @@ fn heatmap(data: &MonthlyData, rows: &[&super::uptime::UptimeRow]) -> String {
                 cell_w,
                 cell_h,
                 uptime_colour(uptime),
-                escape(&row.worker_name),
+                escape(&label),
                 escape(&format_date(*day)),
                 escape(&tip)
             );
@@ -468,7 +466,8 @@ fn bar_chart(data: &MonthlyData) -> String {
         let rate = r.reject_rate.unwrap_or(0.0);
         let y = top + row_h * i as f64;
         let w = (bar_w * rate / scale).max(1.0);
-        let name: String = r.worker_name.chars().take(30).collect();
+        let label = data.worker_label(&r.pool, &r.account, &r.worker_name);
+        let name: String = label.chars().take(30).collect();
         let _ = writeln!(
             s,
             "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"end\">{}<title>{}</title></text>\
@@ -477,7 +476,7 @@ fn bar_chart(data: &MonthlyData) -> String {
             name_w - 8.0,
             y + row_h - 8.0,
             escape(&name),
-            escape(&r.worker_name),
+            escape(&label),
             y + 3.0,
             row_h - 6.0,
             name_w + w + 6.0,

@@ -3,6 +3,7 @@
 //! Rust side binds parameters, adds totals and renders. Every computation takes an explicit
 //! `now` and a read-only `&Connection`, so tests fix the clock and the data.
 
+pub mod accounts;
 pub mod gaps;
 pub mod html;
 pub mod monthly;
@@ -21,6 +22,7 @@ use rusqlite::{Connection, Row, ToSql};
 
 use output::print;
 
+pub use accounts::{AccountArgs, AccountFilter};
 pub use gaps::GapsArgs;
 pub use monthly::MonthlyArgs;
 pub use period::{Period, PeriodArgs};
@@ -64,6 +66,8 @@ pub enum ReportError {
     NoDatabase(String),
     #[error("the database is opened read-only; poolhist sql runs queries only")]
     WriteAttempt,
+    #[error("--puid names a CloverPool account, not one of --pool {0}; use --account NAME")]
+    PuidOfOtherPool(&'static str),
     #[error("query failed: {0}")]
     Sql(#[from] rusqlite::Error),
     /// Not a `source`: the line already says what the OS said.
@@ -79,7 +83,8 @@ pub enum ReportError {
 /// Which workers a report covers.
 #[derive(Debug, Clone, Default)]
 pub struct Selection {
-    pub puid: Option<i64>,
+    /// Pool and account (`--pool`, `--account`, `--puid`).
+    pub accounts: AccountFilter,
     /// Group name or numeric id.
     pub group: Option<String>,
     /// Worker name GLOB pattern (`*`, `?`, `[abc]`; case-sensitive).
@@ -193,11 +198,14 @@ pub(crate) fn query_rows<T>(
     Ok(out)
 }
 
-/// The parameters every period report binds: `:from`, `:to`, `:puid`, `:group`, `:worker`.
+/// The parameters every period report binds: `:from`, `:to`, `:pool`, `:account`, `:group`,
+/// `:worker`. (`:puid`, kept in the .sql files for people running them in sqlite3, stays NULL:
+/// `--puid` arrives here as pool and account.)
 pub(crate) struct PeriodParams {
     from: i64,
     to: i64,
-    puid: Option<i64>,
+    pool: Option<String>,
+    account: Option<String>,
     group: Option<String>,
     worker: Option<String>,
 }
@@ -207,17 +215,19 @@ impl PeriodParams {
         PeriodParams {
             from: period.from,
             to: period.to,
-            puid: selection.puid,
+            pool: selection.accounts.pool.clone(),
+            account: selection.accounts.account.clone(),
             group: selection.group.clone(),
             worker: selection.worker.clone(),
         }
     }
 
-    pub(crate) fn list(&self) -> [(&str, &dyn ToSql); 5] {
+    pub(crate) fn list(&self) -> [(&str, &dyn ToSql); 6] {
         [
             (":from", &self.from),
             (":to", &self.to),
-            (":puid", &self.puid),
+            (":pool", &self.pool),
+            (":account", &self.account),
             (":group", &self.group),
             (":worker", &self.worker),
         ]
@@ -227,8 +237,8 @@ impl PeriodParams {
 /// One line describing the selection, for report headers.
 pub(crate) fn describe_selection(selection: &Selection) -> String {
     let mut parts = Vec::new();
-    if let Some(puid) = selection.puid {
-        parts.push(format!("account {puid}"));
+    if let Some(accounts) = selection.accounts.describe() {
+        parts.push(accounts);
     }
     if let Some(group) = &selection.group {
         parts.push(format!("group {group}"));

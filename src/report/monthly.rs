@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 
+use super::accounts::{account_cells, account_label, account_table, AccountArgs, AccountFilter};
 use super::gaps::Gap;
 use super::period::{parse_month, Period};
 use super::reject_rate::{RejectRateRow, RejectRateTotal};
@@ -39,9 +40,10 @@ pub struct MonthlyArgs {
     /// Also write each table as CSV.
     #[arg(long)]
     pub csv: bool,
-    /// Only this account (where several share the database).
-    #[arg(long)]
-    pub puid: Option<i64>,
+    /// --pool, --account, --puid (None: every account). The field keeps the name of the old
+    /// `--puid` field so code building these arguments keeps compiling.
+    #[command(flatten)]
+    pub accounts: Option<AccountArgs>,
     /// How many workers (worst uptime first) the heatmap and worker tables show.
     #[arg(long, default_value_t = DEFAULT_TOP_WORKERS, value_name = "N")]
     pub top: usize,
@@ -63,7 +65,10 @@ pub struct MonthlyData {
     pub month: String,
     pub period: Period,
     pub generated_at: i64,
-    pub puid: Option<i64>,
+    /// The accounts asked for (`--pool`, `--account`, `--puid`).
+    pub selection: AccountFilter,
+    /// The accounts the report covers, as "pool/account", by pool.
+    pub accounts: Vec<String>,
     pub top: usize,
     pub daily: Vec<DailyHashrate>,
     /// Worst uptime first.
@@ -90,10 +95,20 @@ impl MonthlyData {
     }
 
     pub fn title(&self) -> String {
-        let account = self
-            .puid
-            .map_or_else(String::new, |p| format!(", account {p}"));
-        format!("Mining report {}{account}", self.month)
+        let selection = self
+            .selection
+            .describe()
+            .map_or_else(String::new, |s| format!(", {s}"));
+        format!("Mining report {}{selection}", self.month)
+    }
+
+    /// "Accounts: cloverpool/1001, foundry/farm1": what the report covers.
+    pub fn accounts_line(&self) -> String {
+        if self.accounts.is_empty() {
+            "Accounts: none stored".to_owned()
+        } else {
+            format!("Accounts: {}", self.accounts.join(", "))
+        }
     }
 
     /// Totals as (label, value shown, value for CSV).
@@ -170,19 +185,31 @@ impl MonthlyData {
         (rows, hidden)
     }
 
-    /// Heatmap cells by (puid, worker_id, day_ts): the share of counted hours up.
+    /// A worker as charts name it: with several accounts covered, behind its pool/account (two
+    /// accounts may both have a "rig01").
+    pub fn worker_label(&self, pool: &str, account: &str, worker_name: &str) -> String {
+        if self.accounts.len() > 1 {
+            format!("{} {worker_name}", account_label(pool, account))
+        } else {
+            worker_name.to_owned()
+        }
+    }
+
+    /// Heatmap cells by (account_id, worker_id, day_ts): the share of counted hours up. Keyed
+    /// by account_id: a Foundry worker id may equal a CloverPool one.
     pub fn day_index(&self) -> HashMap<(i64, i64, i64), Option<f64>> {
         self.uptime_days
             .iter()
-            .map(|d| ((d.puid, d.worker_id, d.day_ts), d.uptime))
+            .map(|d| ((d.account_id, d.worker_id, d.day_ts), d.uptime))
             .collect()
     }
 }
 
+/// The selected accounts' hashrate per day, summed.
 pub fn daily_hashrate(
     conn: &Connection,
     period: &Period,
-    puid: Option<i64>,
+    accounts: &AccountFilter,
 ) -> Result<Vec<DailyHashrate>, ReportError> {
     query_rows(
         conn,
@@ -190,7 +217,8 @@ pub fn daily_hashrate(
         &[
             (":from", &period.from),
             (":to", &period.to),
-            (":puid", &puid),
+            (":pool", &accounts.pool),
+            (":account", &accounts.account),
         ],
         |r| {
             Ok(DailyHashrate {
@@ -210,23 +238,24 @@ pub fn daily_hashrate(
 pub fn gather(
     conn: &Connection,
     month: &str,
-    puid: Option<i64>,
+    accounts: &AccountFilter,
     top: usize,
     now: i64,
 ) -> Result<MonthlyData, ReportError> {
     let (from, to) = parse_month(month)?;
     let period = Period::new(from, to, now)?;
     let selection = Selection {
-        puid,
+        accounts: accounts.clone(),
         ..Selection::default()
     };
+    let covered = covered_accounts(conn, accounts)?;
     let other_queries = |c: &Connection| -> Result<OtherQueries, ReportError> {
         Ok(OtherQueries {
             reject: super::reject_rate::worker_rows(c, &period, &selection)?,
-            daily: daily_hashrate(c, &period, puid)?,
+            daily: daily_hashrate(c, &period, accounts)?,
             gaps: super::gaps::gaps(
                 c,
-                puid,
+                Some(accounts),
                 None,
                 None,
                 (Some(period.from), Some(period.to)),
@@ -253,14 +282,15 @@ pub fn gather(
         None => (uptime_queries(), other_queries(conn)),
     };
     let (uptime, other) = (uptime?, other?);
-    let (uptime_groups, accounts) = super::uptime::totals(&uptime.rows);
-    let uptime_account = sum_uptime(&accounts);
+    let (uptime_groups, account_totals) = super::uptime::totals(&uptime.rows);
+    let uptime_account = sum_uptime(&account_totals);
     let reject_account = sum_reject(&super::reject_rate::account_totals(&other.reject));
     Ok(MonthlyData {
         month: month.trim().to_owned(),
         period,
         generated_at: now,
-        puid,
+        selection: accounts.clone(),
+        accounts: covered,
         top,
         daily: other.daily,
         uptime_days: uptime.days,
@@ -272,6 +302,26 @@ pub fn gather(
         outages: uptime.outages,
         gaps: other.gaps,
     })
+}
+
+/// The stored accounts a selection matches, as "pool/account".
+fn covered_accounts(
+    conn: &Connection,
+    accounts: &AccountFilter,
+) -> Result<Vec<String>, ReportError> {
+    query_rows(
+        conn,
+        "SELECT pool, account FROM accounts
+         WHERE (:pool IS NULL OR pool = :pool) AND (:account IS NULL OR account = :account)
+         ORDER BY pool, account_id",
+        &[(":pool", &accounts.pool), (":account", &accounts.account)],
+        |r| {
+            Ok(account_label(
+                &r.get::<_, String>(0)?,
+                &r.get::<_, String>(1)?,
+            ))
+        },
+    )
 }
 
 struct UptimeQueries {
@@ -339,8 +389,7 @@ pub fn csv_tables(data: &MonthlyData) -> Vec<(&'static str, Table)> {
             d.hours_1h.map_or(Cell::Null, Cell::Int),
         ]);
     }
-    let mut heatmap = Table::new(&[
-        "puid",
+    let mut heatmap = account_table(&[
         "worker_id",
         "worker_name",
         "day",
@@ -349,8 +398,8 @@ pub fn csv_tables(data: &MonthlyData) -> Vec<(&'static str, Table)> {
         "uptime",
     ]);
     for d in &data.uptime_days {
-        heatmap.rows.push(vec![
-            Cell::Int(d.puid),
+        let mut cells = account_cells(d.puid, &d.pool, &d.account).to_vec();
+        cells.extend([
             Cell::Int(d.worker_id),
             Cell::text(&d.worker_name),
             Cell::Date(d.day_ts),
@@ -358,6 +407,7 @@ pub fn csv_tables(data: &MonthlyData) -> Vec<(&'static str, Table)> {
             Cell::Int(d.hours_counted),
             Cell::opt_fraction(d.uptime),
         ]);
+        heatmap.rows.push(cells);
     }
     vec![
         ("totals", totals),
@@ -377,8 +427,7 @@ pub fn csv_tables(data: &MonthlyData) -> Vec<(&'static str, Table)> {
 }
 
 pub fn outages_table(outages: &[Outage]) -> Table {
-    let mut table = Table::new(&[
-        "puid",
+    let mut table = account_table(&[
         "worker_id",
         "worker_name",
         "group_name",
@@ -389,8 +438,8 @@ pub fn outages_table(outages: &[Outage]) -> Table {
         "still_down_at_end",
     ]);
     for o in outages {
-        table.rows.push(vec![
-            Cell::Int(o.puid),
+        let mut cells = account_cells(o.puid, &o.pool, &o.account).to_vec();
+        cells.extend([
             Cell::Int(o.worker_id),
             Cell::text(&o.worker_name),
             Cell::opt_text(o.group_name.clone()),
@@ -404,6 +453,7 @@ pub fn outages_table(outages: &[Outage]) -> Table {
             Cell::Bool(o.began_before_period),
             Cell::Bool(o.open_at_period_end),
         ]);
+        table.rows.push(cells);
     }
     table
 }
@@ -419,21 +469,15 @@ fn uptime_glyph(uptime: Option<f64>) -> char {
     }
 }
 
-fn truncated(table: &Table, limit: usize) -> Table {
-    Table {
-        columns: table.columns.clone(),
-        rows: table.rows.iter().take(limit).cloned().collect(),
-    }
-}
-
 pub fn render_markdown(data: &MonthlyData) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# {}\n", markdown_escape(&data.title()));
     let _ = writeln!(
         md,
-        "Period: {}. Generated {} UTC.\n",
+        "Period: {}. Generated {} UTC.\n\n{}.\n",
         markdown_escape(&data.period.describe()),
-        super::render::format_time(data.generated_at)
+        super::render::format_time(data.generated_at),
+        markdown_escape(&data.accounts_line())
     );
 
     md.push_str("## Totals\n\n");
@@ -464,10 +508,14 @@ pub fn render_markdown(data: &MonthlyData) -> String {
     let (rows, hidden) = data.heatmap_workers();
     let days = data.days();
     let cells = data.day_index();
-    let name_width = rows
+    let labels: Vec<String> = rows
         .iter()
-        .map(|r| {
-            super::render::escape_controls(&r.worker_name)
+        .map(|r| data.worker_label(&r.pool, &r.account, &r.worker_name))
+        .collect();
+    let name_width = labels
+        .iter()
+        .map(|label| {
+            super::render::escape_controls(label)
                 .chars()
                 .count()
                 .min(32)
@@ -482,8 +530,8 @@ pub fn render_markdown(data: &MonthlyData) -> String {
         md.push(label.chars().last().unwrap_or(' '));
     }
     md.push_str("  uptime\n");
-    for row in &rows {
-        let name: String = super::render::escape_controls(&row.worker_name)
+    for (row, label) in rows.iter().zip(&labels) {
+        let name: String = super::render::escape_controls(label)
             .chars()
             // No backtick that could close the code fence.
             .map(|c| if c == '`' { ' ' } else { c })
@@ -492,7 +540,7 @@ pub fn render_markdown(data: &MonthlyData) -> String {
         let _ = write!(md, "{name:name_width$}  ");
         for day in &days {
             let uptime = cells
-                .get(&(row.puid, row.worker_id, *day))
+                .get(&(row.account_id, row.worker_id, *day))
                 .copied()
                 .flatten();
             md.push(uptime_glyph(uptime));
@@ -520,7 +568,7 @@ pub fn render_markdown(data: &MonthlyData) -> String {
 
     md.push_str("\n## Uptime by group\n\n");
     md.push_str(&to_markdown_table(&super::uptime::totals_table(
-        "group",
+        Some("group"),
         &data.uptime_groups,
     )));
 
@@ -545,7 +593,7 @@ pub fn render_markdown(data: &MonthlyData) -> String {
     if outages.rows.is_empty() {
         md.push_str("No outages.\n");
     } else {
-        md.push_str(&to_markdown_table(&truncated(&outages, LIST_ROWS)));
+        md.push_str(&to_markdown_table(&outages.first_rows(LIST_ROWS)));
         if outages.rows.len() > LIST_ROWS {
             let _ = writeln!(
                 md,
@@ -560,7 +608,7 @@ pub fn render_markdown(data: &MonthlyData) -> String {
     if gaps.rows.is_empty() {
         md.push_str("No missing history in this month.\n");
     } else {
-        md.push_str(&to_markdown_table(&truncated(&gaps, LIST_ROWS)));
+        md.push_str(&to_markdown_table(&gaps.first_rows(LIST_ROWS)));
         let _ = writeln!(md, "\n{}", markdown_escape(super::gaps::GAPS_NOTE));
     }
     md.push_str(&format!("\n## Definitions\n\n{}\n", DEFINITIONS_MD));
@@ -577,7 +625,8 @@ with a high rate does not dominate.";
 
 /// Writes the report files and returns their paths (HTML, Markdown, then CSVs).
 pub fn write(conn: &Connection, args: &MonthlyArgs, now: i64) -> Result<Vec<PathBuf>, ReportError> {
-    let data = gather(conn, &args.month, args.puid, args.top, now)?;
+    let accounts = AccountFilter::from_args(args.accounts.as_ref())?;
+    let data = gather(conn, &args.month, &accounts, args.top, now)?;
     std::fs::create_dir_all(&args.out).map_err(|error| ReportError::Write {
         path: args.out.display().to_string(),
         error,

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use rusqlite::Connection;
 
+use super::accounts::{account_cells, account_label, account_table, AccountArgs, AccountFilter};
 use super::period::{Period, PeriodArgs};
 use super::render::{Cell, Format, Report, Section, Table};
 use super::{describe_selection, query_rows, PeriodParams, ReportError, Selection};
@@ -27,9 +28,10 @@ pub enum RejectRateBy {
 pub struct RejectRateArgs {
     #[command(flatten)]
     pub period: PeriodArgs,
-    /// Only this account (where several share the database).
-    #[arg(long)]
-    pub puid: Option<i64>,
+    /// --pool, --account, --puid (None: every account). The field keeps the name of the old
+    /// `--puid` field so code building these arguments keeps compiling.
+    #[command(flatten)]
+    pub accounts: Option<AccountArgs>,
     /// Only this group (name or numeric id).
     #[arg(long)]
     pub group: Option<String>,
@@ -45,7 +47,14 @@ pub struct RejectRateArgs {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RejectRateRow {
-    pub puid: i64,
+    /// The account's surrogate key: what rows of different pools are told apart by.
+    pub account_id: i64,
+    /// The CloverPool puid; None for a pool without one (Foundry).
+    pub puid: Option<i64>,
+    /// 'cloverpool', 'foundry'.
+    pub pool: String,
+    /// The account as its pool names it (a puid as text, a Foundry sub-account).
+    pub account: String,
     pub worker_id: i64,
     pub worker_name: String,
     pub group_name: Option<String>,
@@ -78,7 +87,10 @@ pub fn worker_rows(
     let params = PeriodParams::new(period, selection);
     query_rows(conn, REJECT_RATE_SQL, &params.list(), |r| {
         Ok(RejectRateRow {
+            account_id: r.get("account_id")?,
             puid: r.get("puid")?,
+            pool: r.get("pool")?,
+            account: r.get("account")?,
             worker_id: r.get("worker_id")?,
             worker_name: r.get("worker_name")?,
             group_name: r.get("group_name")?,
@@ -113,7 +125,11 @@ pub fn day_rows(
 /// combined hashes (big workers weigh more), never a mean of the workers' rates.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RejectRateTotal {
-    pub puid: i64,
+    pub account_id: i64,
+    pub puid: Option<i64>,
+    pub pool: String,
+    pub account: String,
+    /// The group's name; for an account total its label (`account_label`).
     pub name: String,
     pub workers: i64,
     pub accepted_hashes: f64,
@@ -122,6 +138,17 @@ pub struct RejectRateTotal {
 }
 
 impl RejectRateTotal {
+    fn of_account(row: &RejectRateRow, name: String) -> RejectRateTotal {
+        RejectRateTotal {
+            account_id: row.account_id,
+            puid: row.puid,
+            pool: row.pool.clone(),
+            account: row.account.clone(),
+            name,
+            ..RejectRateTotal::default()
+        }
+    }
+
     fn add(&mut self, row: &RejectRateRow) {
         self.workers += 1;
         self.accepted_hashes += row.accepted_hashes;
@@ -137,33 +164,27 @@ impl RejectRateTotal {
 }
 
 pub fn group_totals(rows: &[RejectRateRow]) -> Vec<RejectRateTotal> {
-    let mut groups: BTreeMap<(i64, String), RejectRateTotal> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, i64, String), RejectRateTotal> = BTreeMap::new();
     for row in rows {
         let name = row
             .group_name
             .clone()
             .unwrap_or_else(|| "(no group)".to_owned());
         groups
-            .entry((row.puid, name.clone()))
-            .or_insert_with(|| RejectRateTotal {
-                puid: row.puid,
-                name,
-                ..RejectRateTotal::default()
-            })
+            .entry((row.pool.clone(), row.account_id, name.clone()))
+            .or_insert_with(|| RejectRateTotal::of_account(row, name))
             .add(row);
     }
     worst_first(groups.into_values().collect())
 }
 
 pub fn account_totals(rows: &[RejectRateRow]) -> Vec<RejectRateTotal> {
-    let mut accounts: BTreeMap<i64, RejectRateTotal> = BTreeMap::new();
+    let mut accounts: BTreeMap<(String, i64), RejectRateTotal> = BTreeMap::new();
     for row in rows {
         accounts
-            .entry(row.puid)
-            .or_insert_with(|| RejectRateTotal {
-                puid: row.puid,
-                name: format!("account {}", row.puid),
-                ..RejectRateTotal::default()
+            .entry((row.pool.clone(), row.account_id))
+            .or_insert_with(|| {
+                RejectRateTotal::of_account(row, account_label(&row.pool, &row.account))
             })
             .add(row);
     }
@@ -192,8 +213,7 @@ fn mean_hashrate(accepted_hashes: f64, hours_1h: i64, days_1d: i64) -> Cell {
 }
 
 pub fn worker_table(rows: &[RejectRateRow]) -> Table {
-    let mut table = Table::new(&[
-        "puid",
+    let mut table = account_table(&[
         "worker_id",
         "worker_name",
         "group_name",
@@ -205,8 +225,8 @@ pub fn worker_table(rows: &[RejectRateRow]) -> Table {
         "source",
     ]);
     for r in rows {
-        table.rows.push(vec![
-            Cell::Int(r.puid),
+        let mut cells = account_cells(r.puid, &r.pool, &r.account).to_vec();
+        cells.extend([
             Cell::Int(r.worker_id),
             Cell::text(&r.worker_name),
             Cell::opt_text(r.group_name.clone()),
@@ -217,28 +237,29 @@ pub fn worker_table(rows: &[RejectRateRow]) -> Table {
             Cell::Int(r.days_1d),
             Cell::text(&r.source),
         ]);
+        table.rows.push(cells);
     }
     table
 }
 
-pub fn totals_table(first_column: &str, totals: &[RejectRateTotal]) -> Table {
-    let mut table = Table::new(&[
-        "puid",
-        first_column,
-        "workers",
-        "reject_rate",
-        "accepted_hashes",
-        "workers_on_1d",
-    ]);
+/// Totals per group (`name_column` Some: the group's name follows the account) or per account
+/// (None).
+pub fn totals_table(name_column: Option<&str>, totals: &[RejectRateTotal]) -> Table {
+    let mut columns: Vec<&str> = name_column.into_iter().collect();
+    columns.extend(["workers", "reject_rate", "accepted_hashes", "workers_on_1d"]);
+    let mut table = account_table(&columns);
     for t in totals {
-        table.rows.push(vec![
-            Cell::Int(t.puid),
-            Cell::text(&t.name),
+        let mut cells = account_cells(t.puid, &t.pool, &t.account).to_vec();
+        if name_column.is_some() {
+            cells.push(Cell::text(&t.name));
+        }
+        cells.extend([
             Cell::Int(t.workers),
             Cell::opt_fraction(t.reject_rate()),
             Cell::Real(t.accepted_hashes),
             Cell::Int(t.workers_on_1d),
         ]);
+        table.rows.push(cells);
     }
     table
 }
@@ -271,7 +292,7 @@ const FORMULA_NOTE: &str = "reject_rate = sum(hashrate_hs x seconds x reject_rat
 pub fn report(conn: &Connection, args: &RejectRateArgs, now: i64) -> Result<Report, ReportError> {
     let period = args.period.resolve(now)?;
     let selection = Selection {
-        puid: args.puid,
+        accounts: AccountFilter::from_args(args.accounts.as_ref())?,
         group: args.group.clone(),
         worker: args.worker.clone(),
     };
@@ -303,7 +324,7 @@ pub fn report(conn: &Connection, args: &RejectRateArgs, now: i64) -> Result<Repo
                 title: title("group"),
                 sections: vec![Section {
                     title: Some("Groups (worst first)".to_owned()),
-                    table: totals_table("group_name", &group_totals(&rows)),
+                    table: totals_table(Some("group_name"), &group_totals(&rows)),
                     notes,
                 }],
             }
@@ -314,7 +335,7 @@ pub fn report(conn: &Connection, args: &RejectRateArgs, now: i64) -> Result<Repo
                 title: title("account"),
                 sections: vec![Section {
                     title: Some("Accounts (worst first)".to_owned()),
-                    table: totals_table("account", &account_totals(&rows)),
+                    table: totals_table(None, &account_totals(&rows)),
                     notes,
                 }],
             }
@@ -338,12 +359,12 @@ pub fn build_worker_report(rows: &[RejectRateRow], title: String) -> Report {
             },
             Section {
                 title: Some("Groups".to_owned()),
-                table: totals_table("group_name", &group_totals(rows)),
+                table: totals_table(Some("group_name"), &group_totals(rows)),
                 notes: Vec::new(),
             },
             Section {
-                title: Some("Account".to_owned()),
-                table: totals_table("account", &account_totals(rows)),
+                title: Some("Accounts".to_owned()),
+                table: totals_table(None, &account_totals(rows)),
                 notes: Vec::new(),
             },
         ],

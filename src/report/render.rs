@@ -103,6 +103,9 @@ impl Cell {
 pub struct Table {
     pub columns: Vec<String>,
     pub rows: Vec<Vec<Cell>>,
+    /// Columns only CSV and JSON carry (kept there for existing consumers, e.g. `puid`);
+    /// tables for people leave them out.
+    pub machine_only: Vec<String>,
 }
 
 impl Table {
@@ -110,7 +113,54 @@ impl Table {
         Table {
             columns: columns.iter().map(|c| (*c).to_owned()).collect(),
             rows: Vec::new(),
+            machine_only: Vec::new(),
         }
+    }
+
+    /// Marks columns as CSV/JSON only.
+    pub fn machine_only(mut self, columns: &[&str]) -> Table {
+        self.machine_only = columns.iter().map(|c| (*c).to_owned()).collect();
+        self
+    }
+
+    /// The same rows with the first `limit` rows only.
+    pub fn first_rows(&self, limit: usize) -> Table {
+        Table {
+            columns: self.columns.clone(),
+            rows: self.rows.iter().take(limit).cloned().collect(),
+            machine_only: self.machine_only.clone(),
+        }
+    }
+
+    /// The table people see: without the machine-only columns.
+    pub fn for_people(&self) -> Cow<'_, Table> {
+        if self.machine_only.is_empty() {
+            return Cow::Borrowed(self);
+        }
+        let keep: Vec<bool> = self
+            .columns
+            .iter()
+            .map(|c| !self.machine_only.contains(c))
+            .collect();
+        let pick = |cells: &[Cell]| -> Vec<Cell> {
+            cells
+                .iter()
+                .zip(&keep)
+                .filter(|(_, k)| **k)
+                .map(|(c, _)| c.clone())
+                .collect()
+        };
+        Cow::Owned(Table {
+            columns: self
+                .columns
+                .iter()
+                .zip(&keep)
+                .filter(|(_, k)| **k)
+                .map(|(c, _)| c.clone())
+                .collect(),
+            rows: self.rows.iter().map(|r| pick(r)).collect(),
+            machine_only: Vec::new(),
+        })
     }
 }
 
@@ -211,6 +261,7 @@ pub fn footnote_notes(table: &Table) -> (Table, Vec<String>) {
 /// A plain text table (comfy-table); numbers right-aligned; no colour, no wrapping.
 pub fn to_text_table(table: &Table, unicode: bool) -> String {
     use comfy_table::{presets, CellAlignment, ContentArrangement};
+    let table = table.for_people();
     let mut t = comfy_table::Table::new();
     t.load_style(if unicode {
         presets::UTF8_FULL_CONDENSED
@@ -287,6 +338,7 @@ pub fn json_escape_controls(json: String) -> String {
 
 /// A GitHub-flavoured Markdown table; cell text is escaped so a name cannot add markup or HTML.
 pub fn to_markdown_table(table: &Table) -> String {
+    let table = table.for_people();
     let mut out = String::new();
     out.push('|');
     for c in &table.columns {

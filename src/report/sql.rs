@@ -26,7 +26,7 @@ pub fn query(conn: &Connection, sql: &str) -> Result<Report, ReportError> {
     let width = columns.len();
     let mut table = Table {
         columns,
-        rows: Vec::new(),
+        ..Table::default()
     };
     let mut rows = stmt.query([]).map_err(write_attempt)?;
     while let Some(row) = rows.next().map_err(write_attempt)? {

@@ -2,8 +2,9 @@
 
 use std::path::Path;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, ToSql};
 
+use super::accounts::{account_cells, account_table, AccountArgs, AccountFilter};
 use super::render::{self, Cell, Format, Report, Section, Table};
 use super::{query_rows, ReportError};
 
@@ -13,7 +14,12 @@ pub struct StatusArgs {
     /// How many of the latest ingest runs to list.
     #[arg(long, default_value_t = 5)]
     pub runs: u32,
-    /// CSV carries the summary only; JSON is one object with summary, watermarks and runs.
+    // Accounts, watermarks, runs and pool knowledge of these accounts only; the database counts
+    // cover every account.
+    #[command(flatten)]
+    pub accounts: AccountArgs,
+    /// CSV carries the summary only; JSON is one object with summary, accounts, watermarks, runs
+    /// and pool.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 }
@@ -39,29 +45,57 @@ SELECT (SELECT COUNT(*) FROM accounts)                                   AS acco
        (SELECT COUNT(*) FROM history_gaps)                               AS history_gaps,
        (SELECT IFNULL(MAX(version), 0) FROM refinery_schema_history)     AS schema_version";
 
+const ACCOUNTS_SQL: &str = "
+SELECT a.puid, a.pool, a.account,
+       (SELECT COUNT(*) FROM workers w WHERE w.account_id = a.account_id) AS workers,
+       (SELECT COUNT(*) FROM series s WHERE s.account_id = a.account_id)  AS series,
+       a.first_seen, a.last_seen
+FROM accounts a
+WHERE (:pool IS NULL OR a.pool = :pool) AND (:account IS NULL OR a.account = :account)
+ORDER BY a.pool, a.account_id";
+
 const WATERMARKS_SQL: &str = "
-SELECT CASE WHEN worker_id IS NULL THEN 'account' ELSE 'worker' END AS level,
-       dimension,
+SELECT a.pool,
+       CASE WHEN s.worker_id IS NULL THEN 'account' ELSE 'worker' END AS level,
+       s.dimension,
        COUNT(*)                     AS series,
-       COUNT(watermark_ts)          AS with_data,
-       MIN(watermark_ts)            AS oldest_watermark_ts,
-       MAX(watermark_ts)            AS newest_watermark_ts,
-       MAX(last_synced_at)          AS last_synced_at
-FROM series
-GROUP BY level, dimension
-ORDER BY level, dimension";
+       COUNT(s.watermark_ts)        AS with_data,
+       MIN(s.watermark_ts)          AS oldest_watermark_ts,
+       MAX(s.watermark_ts)          AS newest_watermark_ts,
+       MAX(s.last_synced_at)        AS last_synced_at
+FROM series s
+JOIN accounts a ON a.account_id = s.account_id
+WHERE (:pool IS NULL OR a.pool = :pool) AND (:account IS NULL OR a.account = :account)
+GROUP BY a.pool, level, s.dimension
+ORDER BY a.pool, level, s.dimension";
 
 const POOL_SQL: &str = "
-SELECT account_id AS puid, scope, dimension, retention_slots, newest_served_ts, learned_at
-FROM pool_knowledge
-ORDER BY account_id, scope, dimension";
+SELECT a.puid, a.pool, a.account, k.scope, k.dimension, k.retention_slots, k.newest_served_ts,
+       k.learned_at
+FROM pool_knowledge k
+JOIN accounts a ON a.account_id = k.account_id
+WHERE (:pool IS NULL OR a.pool = :pool) AND (:account IS NULL OR a.account = :account)
+ORDER BY a.pool, k.account_id, k.scope, k.dimension";
 
+/// Newest first; `:limit` -1 reads them all (to filter by account in Rust: `accounts` is a list).
 const RUNS_SQL: &str = "
-SELECT run_id, started_at, finished_at, status, puids, series_synced, requests, rows_new,
-       rows_updated, tickers_rejected, gaps_found, error
+SELECT run_id, started_at, finished_at, status, puids, accounts, series_synced, requests,
+       rows_new, rows_updated, tickers_rejected, gaps_found, error
 FROM ingest_runs
 ORDER BY run_id DESC
 LIMIT :limit";
+
+/// Whether a run's `accounts` ("pool:account,...") names an account the filter selects.
+fn run_collected(run_accounts: Option<&str>, filter: &AccountFilter) -> bool {
+    if filter.pool.is_none() && filter.account.is_none() {
+        return true;
+    }
+    run_accounts.unwrap_or("").split(',').any(|item| {
+        let (pool, account) = item.split_once(':').unwrap_or(("", item));
+        filter.pool.as_deref().is_none_or(|p| p == pool)
+            && filter.account.as_deref().is_none_or(|a| a == account)
+    })
+}
 
 pub fn status(
     conn: &Connection,
@@ -69,7 +103,8 @@ pub fn status(
     args: &StatusArgs,
     unicode: bool,
 ) -> Result<String, ReportError> {
-    let report = status_report(conn, size_bytes, args.runs)?;
+    let filter = AccountFilter::from_args(Some(&args.accounts))?;
+    let report = status_report(conn, size_bytes, args.runs, &filter)?;
     Ok(match args.format {
         Format::Json => {
             let summary = &report.sections[0].table;
@@ -89,9 +124,10 @@ pub fn status(
             };
             let value = serde_json::json!({
                 "summary": object,
-                "watermarks": parse(&report.sections[1].table),
-                "runs": parse(&report.sections[2].table),
-                "pool": parse(&report.sections[3].table),
+                "accounts": parse(&report.sections[1].table),
+                "watermarks": parse(&report.sections[2].table),
+                "runs": parse(&report.sections[3].table),
+                "pool": parse(&report.sections[4].table),
             });
             render::json_escape_controls(format!(
                 "{}\n",
@@ -102,11 +138,15 @@ pub fn status(
     })
 }
 
+/// The status sections: Database, Accounts, Watermarks, runs, pool knowledge (in that order).
 pub fn status_report(
     conn: &Connection,
     size_bytes: Option<u64>,
     runs: u32,
+    filter: &AccountFilter,
 ) -> Result<Report, ReportError> {
+    let selected: [(&str, &dyn ToSql); 2] =
+        [(":pool", &filter.pool), (":account", &filter.account)];
     let mut summary = Table::new(&["item", "value"]);
     summary.rows.push(vec![
         Cell::text("database_bytes"),
@@ -139,7 +179,25 @@ pub fn status_report(
         }
     }
 
+    let mut accounts = account_table(&["workers", "series", "first_seen", "last_seen"]);
+    accounts.rows = query_rows(conn, ACCOUNTS_SQL, &selected, |r| {
+        let mut cells = account_cells(
+            r.get("puid")?,
+            &r.get::<_, String>("pool")?,
+            &r.get::<_, String>("account")?,
+        )
+        .to_vec();
+        cells.extend([
+            Cell::Int(r.get("workers")?),
+            Cell::Int(r.get("series")?),
+            Cell::Time(r.get("first_seen")?),
+            Cell::Time(r.get("last_seen")?),
+        ]);
+        Ok(cells)
+    })?;
+
     let mut watermarks = Table::new(&[
+        "pool",
         "level",
         "dimension",
         "series",
@@ -148,12 +206,13 @@ pub fn status_report(
         "newest_watermark",
         "last_synced_at",
     ]);
-    watermarks.rows = query_rows(conn, WATERMARKS_SQL, &[], |r| {
+    watermarks.rows = query_rows(conn, WATERMARKS_SQL, &selected, |r| {
         let time = |name: &str| -> rusqlite::Result<Cell> {
             Ok(r.get::<_, Option<i64>>(name)?
                 .map_or(Cell::Null, Cell::Time))
         };
         Ok(vec![
+            Cell::Text(r.get("pool")?),
             Cell::Text(r.get("level")?),
             Cell::Text(r.get("dimension")?),
             Cell::Int(r.get("series")?),
@@ -170,6 +229,7 @@ pub fn status_report(
         "finished_at",
         "status",
         "puids",
+        "accounts",
         "series_synced",
         "requests",
         "rows_new",
@@ -178,15 +238,25 @@ pub fn status_report(
         "gaps_found",
         "error",
     ]);
-    let limit = i64::from(runs);
+    // People read `accounts` (pool:account); `puids` stays for JSON/CSV consumers.
+    run_table.machine_only = vec!["puids".to_owned()];
+    let everything = filter.pool.is_none() && filter.account.is_none();
+    let limit = if everything { i64::from(runs) } else { -1 };
+    let mut listed = 0;
     run_table.rows = query_rows(conn, RUNS_SQL, &[(":limit", &limit)], |r| {
-        Ok(vec![
+        let run_accounts: Option<String> = r.get("accounts")?;
+        if listed >= runs || !run_collected(run_accounts.as_deref(), filter) {
+            return Ok(None);
+        }
+        listed += 1;
+        Ok(Some(vec![
             Cell::Int(r.get("run_id")?),
             Cell::Time(r.get("started_at")?),
             r.get::<_, Option<i64>>("finished_at")?
                 .map_or(Cell::Null, Cell::Time),
             Cell::Text(r.get("status")?),
             Cell::Text(r.get("puids")?),
+            Cell::opt_text(run_accounts),
             Cell::Int(r.get("series_synced")?),
             Cell::Int(r.get("requests")?),
             Cell::Int(r.get("rows_new")?),
@@ -194,22 +264,29 @@ pub fn status_report(
             Cell::Int(r.get("tickers_rejected")?),
             Cell::Int(r.get("gaps_found")?),
             Cell::opt_text(r.get("error")?),
-        ])
-    })?;
+        ]))
+    })?
+    .into_iter()
+    .flatten()
+    .collect();
 
-    let mut pool = Table::new(&[
-        "puid",
+    let mut pool = account_table(&[
         "level",
         "dimension",
         "history_kept",
         "pool_newest",
         "learned_at",
     ]);
-    pool.rows = query_rows(conn, POOL_SQL, &[], |r| {
+    pool.rows = query_rows(conn, POOL_SQL, &selected, |r| {
         let dimension: String = r.get("dimension")?;
         let unit = if dimension == "1h" { "h" } else { "d" };
-        Ok(vec![
-            Cell::Int(r.get("puid")?),
+        let mut cells = account_cells(
+            r.get("puid")?,
+            &r.get::<_, String>("pool")?,
+            &r.get::<_, String>("account")?,
+        )
+        .to_vec();
+        cells.extend([
             Cell::Text(r.get("scope")?),
             Cell::Text(dimension),
             r.get::<_, Option<i64>>("retention_slots")?
@@ -217,19 +294,34 @@ pub fn status_report(
             r.get::<_, Option<i64>>("newest_served_ts")?
                 .map_or(Cell::Null, Cell::Time),
             Cell::Time(r.get("learned_at")?),
-        ])
+        ]);
+        Ok(cells)
     })?;
 
+    let (title, summary_notes) = match filter.describe() {
+        Some(selection) => (
+            format!("poolhist status ({selection})"),
+            vec!["these counts cover every account in the database".to_owned()],
+        ),
+        None => ("poolhist status".to_owned(), Vec::new()),
+    };
     Ok(Report {
-        title: "poolhist status".to_owned(),
+        title,
         sections: vec![
             Section {
                 title: Some("Database".to_owned()),
                 table: summary,
+                notes: summary_notes,
+            },
+            Section {
+                title: Some("Accounts".to_owned()),
+                table: accounts,
                 notes: Vec::new(),
             },
             Section {
-                title: Some("Watermarks (newest final point stored, per series kind)".to_owned()),
+                title: Some(
+                    "Watermarks (newest final point stored, per pool and series kind)".to_owned(),
+                ),
                 table: watermarks,
                 notes: Vec::new(),
             },

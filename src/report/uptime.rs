@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use rusqlite::Connection;
 
+use super::accounts::{account_cells, account_label, account_table, AccountArgs, AccountFilter};
 use super::period::{Period, PeriodArgs};
 use super::render::{format_date, format_time, Cell, Format, Report, Section, Table};
 use super::{describe_selection, query_rows, PeriodParams, ReportError, Selection};
@@ -18,9 +19,10 @@ pub const UPTIME_BY_DAY_SQL: &str = include_str!("../../queries/uptime_by_day.sq
 pub struct UptimeArgs {
     #[command(flatten)]
     pub period: PeriodArgs,
-    /// Only this account (where several share the database).
-    #[arg(long)]
-    pub puid: Option<i64>,
+    /// --pool, --account, --puid (None: every account). The field keeps the name of the old
+    /// `--puid` field so code building these arguments keeps compiling.
+    #[command(flatten)]
+    pub accounts: Option<AccountArgs>,
     /// Only this group (name or numeric id).
     #[arg(long)]
     pub group: Option<String>,
@@ -38,7 +40,14 @@ pub struct UptimeArgs {
 /// One worker's uptime over the period.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UptimeRow {
-    pub puid: i64,
+    /// The account's surrogate key: what rows of different pools are told apart by.
+    pub account_id: i64,
+    /// The CloverPool puid; None for a pool without one (Foundry).
+    pub puid: Option<i64>,
+    /// 'cloverpool', 'foundry'.
+    pub pool: String,
+    /// The account as its pool names it (a puid as text, a Foundry sub-account).
+    pub account: String,
     pub worker_id: i64,
     pub worker_name: String,
     pub group_name: Option<String>,
@@ -99,7 +108,14 @@ impl UptimeRow {
 /// One outage: a maximal run of down hours, clipped to the period.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outage {
-    pub puid: i64,
+    /// The account's surrogate key: what rows of different pools are told apart by.
+    pub account_id: i64,
+    /// The CloverPool puid; None for a pool without one (Foundry).
+    pub puid: Option<i64>,
+    /// 'cloverpool', 'foundry'.
+    pub pool: String,
+    /// The account as its pool names it (a puid as text, a Foundry sub-account).
+    pub account: String,
     pub worker_id: i64,
     pub worker_name: String,
     pub group_name: Option<String>,
@@ -114,7 +130,14 @@ pub struct Outage {
 /// One worker-day of the heatmap.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UptimeDay {
-    pub puid: i64,
+    /// The account's surrogate key: what rows of different pools are told apart by.
+    pub account_id: i64,
+    /// The CloverPool puid; None for a pool without one (Foundry).
+    pub puid: Option<i64>,
+    /// 'cloverpool', 'foundry'.
+    pub pool: String,
+    /// The account as its pool names it (a puid as text, a Foundry sub-account).
+    pub account: String,
     pub worker_id: i64,
     pub worker_name: String,
     pub day_ts: i64,
@@ -131,7 +154,10 @@ pub fn uptime_rows(
     let params = PeriodParams::new(period, selection);
     query_rows(conn, UPTIME_SQL, &params.list(), |r| {
         Ok(UptimeRow {
+            account_id: r.get("account_id")?,
             puid: r.get("puid")?,
+            pool: r.get("pool")?,
+            account: r.get("account")?,
             worker_id: r.get("worker_id")?,
             worker_name: r.get("worker_name")?,
             group_name: r.get("group_name")?,
@@ -156,7 +182,10 @@ pub fn outages(
     let params = PeriodParams::new(period, selection);
     query_rows(conn, OUTAGES_SQL, &params.list(), |r| {
         Ok(Outage {
+            account_id: r.get("account_id")?,
             puid: r.get("puid")?,
+            pool: r.get("pool")?,
+            account: r.get("account")?,
             worker_id: r.get("worker_id")?,
             worker_name: r.get("worker_name")?,
             group_name: r.get("group_name")?,
@@ -177,7 +206,10 @@ pub fn uptime_by_day(
     let params = PeriodParams::new(period, selection);
     query_rows(conn, UPTIME_BY_DAY_SQL, &params.list(), |r| {
         Ok(UptimeDay {
+            account_id: r.get("account_id")?,
             puid: r.get("puid")?,
+            pool: r.get("pool")?,
+            account: r.get("account")?,
             worker_id: r.get("worker_id")?,
             worker_name: r.get("worker_name")?,
             day_ts: r.get("day_ts")?,
@@ -191,7 +223,11 @@ pub fn uptime_by_day(
 /// Sum of several workers' uptime: hours add up, so the fraction is hour-weighted.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UptimeTotal {
-    pub puid: i64,
+    pub account_id: i64,
+    pub puid: Option<i64>,
+    pub pool: String,
+    pub account: String,
+    /// The group's name; for an account total its label (`account_label`).
     pub name: String,
     pub workers: i64,
     pub hours_up: i64,
@@ -201,6 +237,17 @@ pub struct UptimeTotal {
 }
 
 impl UptimeTotal {
+    fn of_account(row: &UptimeRow, name: String) -> UptimeTotal {
+        UptimeTotal {
+            account_id: row.account_id,
+            puid: row.puid,
+            pool: row.pool.clone(),
+            account: row.account.clone(),
+            name,
+            ..UptimeTotal::default()
+        }
+    }
+
     fn add(&mut self, row: &UptimeRow) {
         self.workers += 1;
         self.hours_up += row.hours_up;
@@ -214,30 +261,23 @@ impl UptimeTotal {
     }
 }
 
-/// Per-group and per-account totals (sorted by name); several accounts get one row each.
+/// Per-group and per-account totals (by pool and account, then group name); a group belongs to
+/// one account, so equal names in two accounts stay two rows.
 pub fn totals(rows: &[UptimeRow]) -> (Vec<UptimeTotal>, Vec<UptimeTotal>) {
-    let mut groups: BTreeMap<(i64, String), UptimeTotal> = BTreeMap::new();
-    let mut accounts: BTreeMap<i64, UptimeTotal> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, i64, String), UptimeTotal> = BTreeMap::new();
+    let mut accounts: BTreeMap<(String, i64), UptimeTotal> = BTreeMap::new();
     for row in rows {
         let group = row
             .group_name
             .clone()
             .unwrap_or_else(|| "(no group)".to_owned());
         groups
-            .entry((row.puid, group.clone()))
-            .or_insert_with(|| UptimeTotal {
-                puid: row.puid,
-                name: group,
-                ..UptimeTotal::default()
-            })
+            .entry((row.pool.clone(), row.account_id, group.clone()))
+            .or_insert_with(|| UptimeTotal::of_account(row, group))
             .add(row);
         accounts
-            .entry(row.puid)
-            .or_insert_with(|| UptimeTotal {
-                puid: row.puid,
-                name: format!("account {}", row.puid),
-                ..UptimeTotal::default()
-            })
+            .entry((row.pool.clone(), row.account_id))
+            .or_insert_with(|| UptimeTotal::of_account(row, account_label(&row.pool, &row.account)))
             .add(row);
     }
     (
@@ -260,8 +300,8 @@ pub fn parse_min_uptime(text: &str) -> Result<f64, ReportError> {
     Ok(value)
 }
 
-pub const UPTIME_COLUMNS: [&str; 11] = [
-    "puid",
+/// The worker columns after `ACCOUNT_COLUMNS`.
+pub const UPTIME_COLUMNS: [&str; 10] = [
     "worker_id",
     "worker_name",
     "group_name",
@@ -275,10 +315,10 @@ pub const UPTIME_COLUMNS: [&str; 11] = [
 ];
 
 pub fn worker_table(rows: &[UptimeRow], period: &Period) -> Table {
-    let mut table = Table::new(&UPTIME_COLUMNS);
+    let mut table = account_table(&UPTIME_COLUMNS);
     for row in rows {
-        table.rows.push(vec![
-            Cell::Int(row.puid),
+        let mut cells = account_cells(row.puid, &row.pool, &row.account).to_vec();
+        cells.extend([
             Cell::Int(row.worker_id),
             Cell::text(&row.worker_name),
             Cell::opt_text(row.group_name.clone()),
@@ -290,14 +330,16 @@ pub fn worker_table(rows: &[UptimeRow], period: &Period) -> Table {
             row.counted_from_ts.map_or(Cell::Null, Cell::Time),
             Cell::opt_text(row.note(period)),
         ]);
+        table.rows.push(cells);
     }
     table
 }
 
-pub fn totals_table(first_column: &str, totals: &[UptimeTotal]) -> Table {
-    let mut table = Table::new(&[
-        "puid",
-        first_column,
+/// Totals per group (`name_column` Some: the group's name follows the account) or per account
+/// (None).
+pub fn totals_table(name_column: Option<&str>, totals: &[UptimeTotal]) -> Table {
+    let mut columns: Vec<&str> = name_column.into_iter().collect();
+    columns.extend([
         "workers",
         "hours_up",
         "hours_total",
@@ -305,10 +347,13 @@ pub fn totals_table(first_column: &str, totals: &[UptimeTotal]) -> Table {
         "outages",
         "longest_outage_hours",
     ]);
+    let mut table = account_table(&columns);
     for t in totals {
-        table.rows.push(vec![
-            Cell::Int(t.puid),
-            Cell::text(&t.name),
+        let mut cells = account_cells(t.puid, &t.pool, &t.account).to_vec();
+        if name_column.is_some() {
+            cells.push(Cell::text(&t.name));
+        }
+        cells.extend([
             Cell::Int(t.workers),
             Cell::Int(t.hours_up),
             Cell::Int(t.hours_total),
@@ -316,6 +361,7 @@ pub fn totals_table(first_column: &str, totals: &[UptimeTotal]) -> Table {
             Cell::Int(t.outages),
             Cell::Int(t.longest_outage_hours),
         ]);
+        table.rows.push(cells);
     }
     table
 }
@@ -365,12 +411,12 @@ pub fn build_report(
             },
             Section {
                 title: Some("Groups".to_owned()),
-                table: totals_table("group_name", &groups),
+                table: totals_table(Some("group_name"), &groups),
                 notes: Vec::new(),
             },
             Section {
-                title: Some("Account".to_owned()),
-                table: totals_table("account", &accounts),
+                title: Some("Accounts".to_owned()),
+                table: totals_table(None, &accounts),
                 notes: Vec::new(),
             },
         ],
@@ -385,7 +431,7 @@ pub fn report(conn: &Connection, args: &UptimeArgs, now: i64) -> Result<Report, 
         .map(parse_min_uptime)
         .transpose()?;
     let selection = Selection {
-        puid: args.puid,
+        accounts: AccountFilter::from_args(args.accounts.as_ref())?,
         group: args.group.clone(),
         worker: args.worker.clone(),
     };

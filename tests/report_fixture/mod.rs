@@ -1,6 +1,6 @@
-//! A fixed, hand-checkable data set for the report tests: two accounts, a handful of workers
-//! over 2026-10-01 and 2026-10-02 UTC, each worker built to exercise one behaviour. Nothing
-//! reads the clock: tests pass `now` explicitly.
+//! A fixed, hand-checkable data set for the report tests: two CloverPool accounts and one
+//! Foundry account, a handful of workers over 2026-10-01 and 2026-10-02 UTC, each worker built
+//! to exercise one behaviour. Nothing reads the clock: tests pass `now` explicitly.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -18,6 +18,9 @@ pub const NOW: i64 = T0 + 5 * D;
 
 pub const PUID: i64 = 1001;
 pub const OTHER_PUID: i64 = 2002;
+/// The Foundry account: named by its sub-account, no puid; its surrogate key.
+pub const FOUNDRY_ACCOUNT: &str = "farm1";
+pub const FOUNDRY_ACCOUNT_ID: i64 = 3003;
 
 pub const TH: f64 = 1e12;
 pub const GH: f64 = 1e9;
@@ -33,22 +36,22 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
-    fn worker(&self, puid: i64, worker_id: i64, name: &str, gid: Option<i64>) {
+    fn worker(&self, account_id: i64, worker_id: i64, name: &str, gid: Option<i64>) {
         self.conn
             .execute(
                 "INSERT INTO workers (account_id, worker_id, worker_name, gid, status, first_seen, last_seen)
                  VALUES (?1, ?2, ?3, ?4, 'ACTIVE', ?5, ?5)",
-                params![puid, worker_id, name, gid, T0],
+                params![account_id, worker_id, name, gid, T0],
             )
             .unwrap();
     }
 
-    fn series(&self, puid: i64, worker_id: Option<i64>, dimension: &str) -> i64 {
+    fn series(&self, account_id: i64, worker_id: Option<i64>, dimension: &str) -> i64 {
         self.conn
             .execute(
                 "INSERT INTO series (account_id, worker_id, dimension, watermark_ts, last_synced_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![puid, worker_id, dimension, T_END - H, T_END + 600],
+                params![account_id, worker_id, dimension, T_END - H, T_END + 600],
             )
             .unwrap();
         self.conn.last_insert_rowid()
@@ -173,9 +176,11 @@ pub fn build(conn: &Connection) {
     b.hours(s, 24, 40, 40.0 * TH, 0.01);
     b.hours(s, 41, 48, 40.0 * TH, 0.01);
     conn.execute(
-        "INSERT INTO ingest_runs (run_id, started_at, finished_at, status, puids, series_synced,
-                                  requests, tickers_fetched, rows_new, rows_updated, gaps_found)
-         VALUES (1, ?1, ?2, 'ok', '1001,2002', 20, 40, 900, 880, 20, 1)",
+        "INSERT INTO ingest_runs (run_id, started_at, finished_at, status, puids, accounts,
+                                  series_synced, requests, tickers_fetched, rows_new,
+                                  rows_updated, gaps_found)
+         VALUES (1, ?1, ?2, 'ok', '1001,2002', 'cloverpool:1001,cloverpool:2002', 20, 40, 900,
+                 880, 20, 1)",
         params![T_END + 60, T_END + 600],
     )
     .unwrap();
@@ -203,12 +208,70 @@ pub fn build(conn: &Connection) {
     b.hours(s, 0, 48, 5.0 * TH, 0.0);
 
     conn.execute(
-        "INSERT INTO ingest_runs (run_id, started_at, finished_at, status, puids, requests, error)
-         VALUES (2, ?1, ?2, 'failed', '1001', 3, 'pool answered err_no 20001: access key and puid do not match')",
+        "INSERT INTO ingest_runs (run_id, started_at, finished_at, status, puids, accounts, requests, error)
+         VALUES (2, ?1, ?2, 'failed', '1001', 'cloverpool:1001', 3, 'pool answered err_no 20001: access key and puid do not match')",
         params![T_END + 3600, T_END + 3605],
     )
     .unwrap();
+    build_foundry(&b);
     conn.execute_batch("COMMIT").unwrap();
     // The tickers went in around the ingest: derive the per-day summary the reports read.
     poolhist::store::rebuild_hourly_by_day(conn).unwrap();
+}
+
+/// The Foundry account 'farm1' (no puid), with a worker whose id equals rig-steady's and
+/// other-rig's (1): reports must keep them apart by account.
+fn build_foundry(b: &Builder<'_>) {
+    let conn = b.conn;
+    conn.execute(
+        "INSERT INTO accounts (account_id, pool, account, puid, first_seen, last_seen)
+         VALUES (?1, 'foundry', ?2, NULL, ?3, ?3)",
+        params![FOUNDRY_ACCOUNT_ID, FOUNDRY_ACCOUNT, T0 - 3 * D],
+    )
+    .unwrap();
+    // What Foundry documents it keeps (made up for the test: 30 days of worker hours), so
+    // gaps judge its series by it rather than by CloverPool's 72 h.
+    conn.execute(
+        "INSERT INTO pools VALUES ('foundry', 'Foundry USA', 'hashrate in H/s',
+                                   'rejected share of submitted shares', 720, 720, 90, 365)",
+        [],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO groups (account_id, gid, name, first_seen, last_seen) VALUES (?1, 1, 'rack-a', ?2, ?2)",
+        params![FOUNDRY_ACCOUNT_ID, T0],
+    )
+    .unwrap();
+
+    // 1 farm1-steady: the same worker_id as rig-steady; up all period, 120 TH/s at 1 %.
+    b.worker(FOUNDRY_ACCOUNT_ID, 1, "farm1-steady", Some(1));
+    let s = b.series(FOUNDRY_ACCOUNT_ID, Some(1), "1h");
+    b.hours(s, 0, 48, 120.0 * TH, 0.01);
+
+    // 2 farm1-flaky: one hour missing at T0+20h (a hole), zero from T0+40h on; 80 TH/s at 2 %.
+    b.worker(FOUNDRY_ACCOUNT_ID, 2, "farm1-flaky", None);
+    let s = b.series(FOUNDRY_ACCOUNT_ID, Some(2), "1h");
+    b.hours(s, 0, 20, 80.0 * TH, 0.02);
+    b.hours(s, 21, 40, 80.0 * TH, 0.02);
+    b.hours(s, 40, 48, 0.0, 0.0);
+
+    // The account's hourly series: 200 TH/s at 1.5 % all period.
+    let s = b.series(FOUNDRY_ACCOUNT_ID, None, "1h");
+    b.hours(s, 0, 48, 200.0 * TH, 0.015);
+
+    // What the ingest learned of Foundry's worker hours: the 30 days it documents.
+    conn.execute(
+        "INSERT INTO pool_knowledge (account_id, scope, dimension, retention_slots,
+                                     oldest_served_ts, newest_served_ts, learned_at)
+         VALUES (?1, 'worker', '1h', 720, ?2, ?3, ?4)",
+        params![FOUNDRY_ACCOUNT_ID, T_END - 720 * H, T_END - H, T_END + 7260],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO ingest_runs (run_id, started_at, finished_at, status, puids, accounts,
+                                  series_synced, requests, tickers_fetched, rows_new)
+         VALUES (3, ?1, ?2, 'ok', '', 'foundry:farm1', 3, 6, 144, 144)",
+        params![T_END + 7200, T_END + 7260],
+    )
+    .unwrap();
 }
