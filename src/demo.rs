@@ -18,17 +18,18 @@ use crate::pools::foundry::sim::{self as foundry_sim, FoundrySim, FoundrySimConf
 use crate::pools::{cloverpool, foundry, PoolKind};
 
 const DAY: i64 = 86_400;
-/// The nightly job's time of day: 00:30 UTC.
-const NIGHTLY_AT: i64 = 1_800;
 
 pub async fn demo_command(args: &DemoArgs, db: Option<PathBuf>) -> anyhow::Result<()> {
     let db = db.unwrap_or_else(|| PathBuf::from(DEFAULT_DEMO_DB));
-    let today = chrono::Utc::now().timestamp().div_euclid(DAY) * DAY;
+    // The runs happen at this time of day, the last one now, so the reports (which read the
+    // real clock) end where the collected history does.
+    let now = chrono::Utc::now().timestamp();
+    let today = now.div_euclid(DAY) * DAY;
     let nights = match args.nights {
         Some(n) => i64::from(n.max(1)),
         None => (today - first_of_last_month(today)) / DAY + 1,
     };
-    let first_night = today - (nights - 1) * DAY + NIGHTLY_AT;
+    let first_night = now - (nights - 1) * DAY;
 
     let clover_config = SimConfig {
         workers: args.workers,
