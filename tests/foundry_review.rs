@@ -148,6 +148,12 @@ struct Quirks {
     no_live: bool,
     /// `workerId` as a JSON number instead of a string.
     numeric_ids: bool,
+    /// The end of a range is exclusive.
+    end_exclusive: bool,
+    /// Range parameters ignored: always the default (hours: last week, days: last 30 days).
+    ignore_range: bool,
+    /// The first N series answers are a 200 `[]`.
+    empty_first: u64,
 }
 
 impl Default for Quirks {
@@ -182,6 +188,9 @@ impl Default for Quirks {
             empty_rate: 0.0,
             no_live: false,
             numeric_ids: false,
+            end_exclusive: false,
+            ignore_range: false,
+            empty_first: 0,
         }
     }
 }
@@ -291,7 +300,8 @@ impl Fake {
             Kind::WDay(id) => 4 ^ (id as u64).wrapping_mul(37),
         };
         if let (Some((near, far)), Some(1000)) = (self.q.offline, kind.worker()) {
-            let newest = self.range(kind).1;
+            // Fixed in time: counted back from the pool's newest bucket at NOW.
+            let newest = (NOW + self.q.skew).div_euclid(kind.step()) * kind.step();
             let back = (newest - ts) / kind.step();
             if back >= near && back <= far {
                 return (0, 0, 0);
@@ -452,7 +462,9 @@ async fn handle(State(f): State<Arc<Fake>>, headers: HeaderMap, uri: Uri) -> Res
     if seg[0] == "workers" && seg.len() == 2 {
         return workers_list(&f, &params);
     }
-    f.series_requests.fetch_add(1, Ordering::SeqCst);
+    if f.series_requests.fetch_add(1, Ordering::SeqCst) < f.q.empty_first {
+        return json_response(StatusCode::OK, "[]".to_owned());
+    }
     if let Some((status, ctype, body)) = f.q.series_status {
         return (
             StatusCode::from_u16(status).unwrap(),
@@ -514,7 +526,10 @@ fn series(f: &Fake, kind: Kind, params: &HashMap<String, String>) -> Response {
     if from.is_none() {
         from = Some(pool_now - if step == HOUR { 7 * DAY } else { 30 * DAY });
     }
-    if to.is_none() || f.q.ignore_end {
+    if from.is_none() || f.q.ignore_range {
+        from = Some(pool_now - if step == HOUR { 7 * DAY } else { 30 * DAY });
+    }
+    if to.is_none() || f.q.ignore_end || f.q.ignore_range {
         to = Some(pool_now);
     }
     let (from, to) = (from.unwrap(), to.unwrap());
@@ -523,6 +538,8 @@ fn series(f: &Fake, kind: Kind, params: &HashMap<String, String>) -> Response {
     while ts <= newest {
         let selected = if f.q.overlap {
             ts + step > from && ts <= to
+        } else if f.q.end_exclusive {
+            ts >= from && ts < to
         } else {
             ts >= from && ts <= to
         };
@@ -1621,13 +1638,20 @@ async fn cli_run_against_a_hostile_pool_is_exact_and_idempotent() {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains(KEY) && !String::from_utf8_lossy(&out.stdout).contains(KEY));
+    let first_out = out;
     let p = problems(&s.fake, &db, chrono::Utc::now().timestamp(), true);
     assert!(p.is_empty(), "{:#?}", &p[..p.len().min(10)]);
     assert_eq!(names(&db, SUB), truth_names(&s.fake));
     let before = stored(&db, SUB);
     let (url, dbc) = (s.url.clone(), db.clone());
+    let first_points = tickers_in(&first_out);
     let out = tokio::task::spawn_blocking(move || cli(&url, &dbc, KEY, SUB)).await.unwrap();
     assert!(out.status.success());
+    let second_points = tickers_in(&out);
+    assert!(
+        second_points * 10 < first_points,
+        "second run fetched {second_points} points, the first {first_points}"
+    );
     let after = stored(&db, SUB);
     // Only the live bucket may move (the clock runs on between the two runs).
     let changed: Vec<_> = after
@@ -1635,4 +1659,113 @@ async fn cli_run_against_a_hostile_pool_is_exact_and_idempotent() {
         .filter(|(k, v)| before.get(*k) != Some(*v) && !v.2)
         .collect();
     assert!(changed.is_empty(), "{changed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn range_end_taken_as_exclusive() {
+    exact_run(
+        Quirks {
+            end_exclusive: true,
+            ..Quirks::default()
+        },
+        plain_workers(3),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_stopped_recently_and_its_empty_hours_left_out() {
+    let (s, dir, _) = exact_run(
+        Quirks {
+            omit_zero: true,
+            offline: Some((0, 20)),
+            ..Quirks::default()
+        },
+        plain_workers(3),
+    )
+    .await;
+    let db = dir.path().join("f.db");
+    run_at(&s, &db, NOW + DAY).await.expect("next day");
+    assert_clean(&s.fake, &db, NOW + DAY, "next day");
+}
+
+/// The "N tickers" of the summary line a run prints.
+fn tickers_in(out: &std::process::Output) -> u64 {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let at = text.find(" tickers").unwrap_or_else(|| panic!("no summary line: {text}"));
+    text[..at]
+        .rsplit(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no ticker count: {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn range_ignored_the_default_window_always_comes_back() {
+    // The pool keeps no more than its default windows, so everything it holds is reachable.
+    exact_run(
+        Quirks {
+            ignore_range: true,
+            kept_acc_hours: 7 * 24,
+            kept_w_hours: 72,
+            kept_acc_days: 30,
+            kept_w_days: 30,
+            ..Quirks::default()
+        },
+        plain_workers(3),
+    )
+    .await;
+}
+
+async fn at_midnight(skew: i64, our_now: i64) {
+    let s = serve(Fake::new(
+        SUB,
+        KEY,
+        plain_workers(3),
+        Quirks {
+            skew,
+            ..Quirks::default()
+        },
+    ))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("f.db");
+    run_at(&s, &db, our_now).await.expect("first run");
+    assert_clean(&s.fake, &db, our_now, "first run");
+    run_at(&s, &db, our_now + DAY + 5 * HOUR).await.expect("next run");
+    assert_clean(&s.fake, &db, our_now + DAY + 5 * HOUR, "next run");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn just_after_midnight_with_the_pool_three_hours_behind() {
+    at_midnight(-3 * HOUR, NOW.div_euclid(DAY) * DAY + DAY + 1_800).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn just_before_midnight_with_the_pool_two_hours_ahead() {
+    at_midnight(2 * HOUR, NOW.div_euclid(DAY) * DAY + DAY - 1_800).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_transient_empty_answer_to_the_first_probe_loses_history_for_good() {
+    // Only the very first series request (the sub-account hourly probe) answers `[]`.
+    let s = serve(Fake::new(
+        SUB,
+        KEY,
+        plain_workers(2),
+        Quirks {
+            empty_first: 1,
+            ..Quirks::default()
+        },
+    ))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("f.db");
+    let _ = run_at(&s, &db, NOW).await;
+    let _ = run_at(&s, &db, NOW + HOUR).await;
+    assert_clean(&s.fake, &db, NOW + HOUR, "after a second, clean run");
 }
