@@ -659,7 +659,7 @@ fn ingest_full(bench: &Bench, sim: &SimProcess, workers: u32) -> Result<(IngestR
 /// pool's horizon to now in pages of `max_count` slots.
 fn minimum_requests(bench: &Bench, workers: u32, groups: i64, incremental: bool) -> i64 {
     let a = &bench.args;
-    let per_page = i64::from(a.max_count.min(cloverpool::FACTS.max_slots_per_request));
+    let per_page = i64::from(a.max_count.min(cloverpool::FACTS.max_hours_per_request));
     let pages = |slots: i64| (slots + per_page - 1) / per_page;
     // An incremental run asks each series for the late window up to now: one page.
     let series = |retention: u32| {
@@ -886,6 +886,7 @@ fn fetch_only(
                 dimension: Dimension::parse(&dimension).unwrap_or(Dimension::Hour),
                 watermark_ts: None,
                 stored: None,
+                newest_with_hashrate: None,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?

@@ -168,6 +168,16 @@ pub struct PoolFacts {
     pub reject_definition: &'static str,
     /// What the pool documents it keeps: the first guess, checked against its answers.
     pub documented_retention: PoolRetention,
-    /// The most slots one history request asks for.
-    pub max_slots_per_request: u32,
+    /// The most hourly and daily slots one history request asks for.
+    pub max_hours_per_request: u32,
+    pub max_days_per_request: u32,
+}
+
+impl PoolFacts {
+    pub fn max_slots_per_request(&self, dimension: Dimension) -> u32 {
+        match dimension {
+            Dimension::Hour => self.max_hours_per_request,
+            Dimension::Day => self.max_days_per_request,
+        }
+    }
 }

@@ -335,3 +335,43 @@ async fn a_cloverpool_account_and_a_foundry_sub_account_share_one_database() {
     assert_eq!(per_pool[1].2, None);
     assert_eq!(per_pool[1].3, foundry_sim.workers().len() as i64);
 }
+
+/// A pool that leaves buckets without shares out (workers down for hours) deletes nothing: a
+/// month of nightly runs records no expired history and keeps every point.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nightly_runs_over_workers_going_down_record_no_lost_history() {
+    let (sim, url) = start(|c| c.workers = 16).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("nightly.db");
+    for night in 0..30 {
+        ingest_at(&sim, &url, &db, NOW + night * 86_400).await;
+    }
+    let found = problems(&sim, &db, false);
+    assert!(found.is_empty(), "{:#?}", &found[..found.len().min(8)]);
+    let conn = Connection::open(&db).unwrap();
+    let gaps: Vec<String> = conn
+        .prepare(
+            "SELECT worker_id || ' ' || dimension || ' ' || from_utc || ' ' || to_utc FROM v_gaps",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        gaps.is_empty(),
+        "no history was lost, none is reported lost: {gaps:?}"
+    );
+    let kept_hours: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM v_tickers WHERE pool = 'foundry' AND dimension = '1h' \
+             AND worker_id IS NOT NULL AND ts < ?1",
+            [NOW + 25 * 86_400],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        kept_hours > 0,
+        "worker hours older than the pool keeps are kept"
+    );
+}

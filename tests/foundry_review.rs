@@ -451,7 +451,12 @@ async fn handle(State(f): State<Arc<Fake>>, headers: HeaderMap, uri: Uri) -> Res
         .map(|s| pct_decode(s, false))
         .collect();
     let mut params: HashMap<String, String> = HashMap::new();
-    for pair in uri.query().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+    for pair in uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         params.insert(pct_decode(k, true), pct_decode(v, true));
     }
@@ -514,7 +519,12 @@ fn series(f: &Fake, kind: Kind, params: &HashMap<String, String>) -> Response {
     let pool_now = f.pool_now();
     let (oldest, newest) = f.range(kind);
     // The range asked: ms params where sent, else strings, else the defaults.
-    let ms = |k: &str| params.get(k).and_then(|v| v.parse::<i64>().ok()).map(|v| v.div_euclid(1000));
+    let ms = |k: &str| {
+        params
+            .get(k)
+            .and_then(|v| v.parse::<i64>().ok())
+            .map(|v| v.div_euclid(1000))
+    };
     let (mut from, mut to) = if kind.step() == HOUR && params.contains_key("startDateUnixMs") {
         (ms("startDateUnixMs"), ms("endDateUnixMs"))
     } else {
@@ -770,7 +780,9 @@ fn problems(f: &Fake, db: &Path, our_now: i64, first_run: bool) -> Vec<String> {
     for ((w, dim, ts), (hs, rr, prov)) in &rows {
         let dim_s: &'static str = if dim == "1h" { "1h" } else { "1d" };
         let Some(&kind) = by_key.get(&(*w, dim_s)) else {
-            out.push(format!("stored a series the pool does not have: {w:?} {dim}"));
+            out.push(format!(
+                "stored a series the pool does not have: {w:?} {dim}"
+            ));
             continue;
         };
         let (oldest, newest) = f.range(kind);
@@ -789,9 +801,15 @@ fn problems(f: &Fake, db: &Path, our_now: i64, first_run: bool) -> Vec<String> {
         let (a, s, r) = f.truth(kind, *ts);
         let want_hs = a as f64 * 1e9;
         let sum = (a + s + r) as f64;
-        let want_rr = if sum == 0.0 { 0.0 } else { (s + r) as f64 / sum };
+        let want_rr = if sum == 0.0 {
+            0.0
+        } else {
+            (s + r) as f64 / sum
+        };
         if *ts == newest && !*prov {
-            out.push(format!("{kind:?} {ts}: the pool's live bucket stored as final"));
+            out.push(format!(
+                "{kind:?} {ts}: the pool's live bucket stored as final"
+            ));
         } else if !close(*hs, want_hs) || !close(*rr, want_rr) {
             out.push(format!(
                 "{kind:?} {ts} (provisional {prov}): stored {hs} H/s {rr}, truth {want_hs} H/s {want_rr}"
@@ -807,7 +825,9 @@ fn problems(f: &Fake, db: &Path, our_now: i64, first_run: bool) -> Vec<String> {
         let mut first_missing = None;
         let mut ts = oldest;
         while ts <= last_final {
-            if f.truth(kind, ts).0 > 0 && !rows.contains_key(&(kind.worker(), kind.dim().to_owned(), ts)) {
+            if f.truth(kind, ts).0 > 0
+                && !rows.contains_key(&(kind.worker(), kind.dim().to_owned(), ts))
+            {
                 missing += 1;
                 first_missing.get_or_insert(ts);
             }
@@ -852,7 +872,13 @@ fn truth_names(f: &Fake) -> Vec<(i64, String, Option<String>)> {
     let mut v: Vec<(i64, String, Option<String>)> = f
         .workers
         .iter()
-        .filter_map(|w| Some((w.id?, w.name.clone(), (!w.tag.is_empty()).then(|| w.tag.clone()))))
+        .filter_map(|w| {
+            Some((
+                w.id?,
+                w.name.clone(),
+                (!w.tag.is_empty()).then(|| w.tag.clone()),
+            ))
+        })
         .collect();
     v.sort();
     v
@@ -879,7 +905,11 @@ async fn exact_run(q: Quirks, workers: Vec<FWorker>) -> (Served, tempfile::TempD
     let again = run_at(&s, &db, NOW)
         .await
         .unwrap_or_else(|e| panic!("second ingest failed: {e}"));
-    assert_eq!(before, stored(&db, &s.fake.sub), "a second run changed stored rows");
+    assert_eq!(
+        before,
+        stored(&db, &s.fake.sub),
+        "a second run changed stored rows"
+    );
     assert!(
         again.tickers_fetched * 10 < summary.tickers_fetched,
         "second run fetched {} points, the first {}",
@@ -896,12 +926,19 @@ async fn exact_run(q: Quirks, workers: Vec<FWorker>) -> (Served, tempfile::TempD
 async fn baseline_exact_names_idempotent_and_cheap_second_run() {
     let (s, dir, first) = exact_run(Quirks::default(), hostile_workers()).await;
     let db = dir.path().join("f.db");
-    assert_eq!(names(&db, SUB), truth_names(&s.fake), "exact names and tags");
+    assert_eq!(
+        names(&db, SUB),
+        truth_names(&s.fake),
+        "exact names and tags"
+    );
     let before = stored(&db, SUB);
     let again = run_at(&s, &db, NOW).await.expect("second run");
     let after = stored(&db, SUB);
     assert_eq!(again.counts.rows_updated, 0, "{}", again.line());
-    assert_eq!(before, after, "a second run at the same time changes nothing");
+    assert_eq!(
+        before, after,
+        "a second run at the same time changes nothing"
+    );
     assert!(
         again.tickers_fetched * 10 < first.tickers_fetched,
         "second run fetched {} of the first's {}",
@@ -909,9 +946,15 @@ async fn baseline_exact_names_idempotent_and_cheap_second_run() {
         first.tickers_fetched
     );
     // The next day: still exact, the old live bucket corrected.
-    let later = run_at(&s, &db, NOW + DAY + 7 * HOUR).await.expect("next day");
+    let later = run_at(&s, &db, NOW + DAY + 7 * HOUR)
+        .await
+        .expect("next day");
     assert_clean(&s.fake, &db, NOW + DAY + 7 * HOUR, "next day");
-    assert!(later.tickers_fetched * 5 < first.tickers_fetched, "{}", later.line());
+    assert!(
+        later.tickers_fetched * 5 < first.tickers_fetched,
+        "{}",
+        later.line()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1203,7 +1246,10 @@ async fn worker_disappearing_between_listing_and_fetching() {
     )
     .await;
     let rows = stored(&dir.path().join("f.db"), SUB);
-    assert!(rows.keys().all(|(w, _, _)| *w != gone), "nothing for the gone worker");
+    assert!(
+        rows.keys().all(|(w, _, _)| *w != gone),
+        "nothing for the gone worker"
+    );
     assert!(summary.series_skipped >= 1, "{}", summary.line());
 }
 
@@ -1227,7 +1273,9 @@ async fn a_fifth_of_requests_failing_changes_nothing() {
     let a = dir.path().join("clean.db");
     let b = dir.path().join("faulty.db");
     run_at(&clean, &a, NOW).await.expect("clean");
-    let run = run_at(&faulty, &b, NOW).await.expect("faulty run still succeeds");
+    let run = run_at(&faulty, &b, NOW)
+        .await
+        .expect("faulty run still succeeds");
     assert!(faulty.fake.faults.load(Ordering::SeqCst) > 0);
     assert!(run.retries > 0);
     assert_eq!(stored(&a, SUB), stored(&b, SUB));
@@ -1258,7 +1306,10 @@ async fn refused(key_sent: &str, q: Quirks) -> (Served, String, std::time::Durat
         .await
         .expect_err("refused");
     let text = error.to_string();
-    assert!(!dir_contains(dir.path(), key_sent), "key stored in the database");
+    assert!(
+        !dir_contains(dir.path(), key_sent),
+        "key stored in the database"
+    );
     (s, text, started.elapsed())
 }
 
@@ -1336,7 +1387,10 @@ async fn key_echoed_in_a_200_body_reaches_no_error_log_or_db() {
         Ok(summary) => summary.line(),
         Err(e) => e.to_string(),
     };
-    assert!(result.is_err(), "a series not collected is a failed run: {text}");
+    assert!(
+        result.is_err(),
+        "a series not collected is a failed run: {text}"
+    );
     assert!(!text.contains(key), "{text}");
     assert!(!logs_contain(key), "key in the logs");
     assert!(!dir_contains(dir.path(), key), "key in the database");
@@ -1586,7 +1640,17 @@ fn cli(url: &str, db: &Path, key: &str, sub: &str) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_poolhist"))
         .arg("--db")
         .arg(db)
-        .args(["ingest", "--pool", "foundry", "--account", sub, "--api-url", url, "--rate", "0"])
+        .args([
+            "ingest",
+            "--pool",
+            "foundry",
+            "--account",
+            sub,
+            "--api-url",
+            url,
+            "--rate",
+            "0",
+        ])
         .env("POOLHIST_ACCESS_KEY", key)
         .env_remove("POOLHIST_CONFIG")
         .env_remove("POOLHIST_ACCESS_KEY_FILE")
@@ -1603,12 +1667,17 @@ async fn cli_wrong_key_exits_non_zero_at_once_without_echo() {
     let started = std::time::Instant::now();
     let url = s.url.clone();
     let dbc = db.clone();
-    let out = tokio::task::spawn_blocking(move || cli(&url, &dbc, wrong, SUB)).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || cli(&url, &dbc, wrong, SUB))
+        .await
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "exit status {:?}", out.status);
     assert!(started.elapsed() < Duration::from_secs(5));
-    assert!(!stdout.contains(wrong) && !stderr.contains(wrong), "{stdout}\n{stderr}");
+    assert!(
+        !stdout.contains(wrong) && !stderr.contains(wrong),
+        "{stdout}\n{stderr}"
+    );
     assert!(stderr.contains("403"), "{stderr}");
     assert!(!dir_contains(dir.path(), wrong));
     assert_eq!(s.fake.requests.load(Ordering::SeqCst), 1);
@@ -1634,7 +1703,9 @@ async fn cli_run_against_a_hostile_pool_is_exact_and_idempotent() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("f.db");
     let (url, dbc) = (s.url.clone(), db.clone());
-    let out = tokio::task::spawn_blocking(move || cli(&url, &dbc, KEY, SUB)).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || cli(&url, &dbc, KEY, SUB))
+        .await
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains(KEY) && !String::from_utf8_lossy(&out.stdout).contains(KEY));
@@ -1645,7 +1716,9 @@ async fn cli_run_against_a_hostile_pool_is_exact_and_idempotent() {
     let before = stored(&db, SUB);
     let (url, dbc) = (s.url.clone(), db.clone());
     let first_points = tickers_in(&first_out);
-    let out = tokio::task::spawn_blocking(move || cli(&url, &dbc, KEY, SUB)).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || cli(&url, &dbc, KEY, SUB))
+        .await
+        .unwrap();
     assert!(out.status.success());
     let second_points = tickers_in(&out);
     assert!(
@@ -1696,7 +1769,9 @@ fn tickers_in(out: &std::process::Output) -> u64 {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let at = text.find(" tickers").unwrap_or_else(|| panic!("no summary line: {text}"));
+    let at = text
+        .find(" tickers")
+        .unwrap_or_else(|| panic!("no summary line: {text}"));
     text[..at]
         .rsplit(' ')
         .next()
@@ -1736,7 +1811,9 @@ async fn at_midnight(skew: i64, our_now: i64) {
     let db = dir.path().join("f.db");
     run_at(&s, &db, our_now).await.expect("first run");
     assert_clean(&s.fake, &db, our_now, "first run");
-    run_at(&s, &db, our_now + DAY + 5 * HOUR).await.expect("next run");
+    run_at(&s, &db, our_now + DAY + 5 * HOUR)
+        .await
+        .expect("next run");
     assert_clean(&s.fake, &db, our_now + DAY + 5 * HOUR, "next run");
 }
 

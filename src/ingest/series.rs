@@ -238,7 +238,7 @@ async fn fetch_series_pages(
         dimension,
     };
     let step = dimension.step_seconds();
-    let most_per_request = job.pool.facts().max_slots_per_request;
+    let most_per_request = job.pool.facts().max_slots_per_request(dimension);
     let endpoint = (job.pool.facts().name, is_worker, dimension);
     let now_slot = plan::floor_to_step(now, dimension);
     // The account series shows where the pool's clock stands; it is fetched before the workers.
@@ -378,10 +378,8 @@ async fn fetch_series_pages(
     last.stale_provisional_before = oldest_live.or(horizon);
     // Points stored from the window asked for, which the pool no longer serves while it serves
     // newer ones: it deleted them, and its history of this kind now starts at `first_served`.
-    let deleted = match (job.state.stored, first_served) {
-        (Some((_, newest_stored)), Some(first)) => {
-            newest_stored >= paging_from && first > newest_stored
-        }
+    let deleted = match (job.state.newest_with_hashrate, first_served) {
+        (Some(newest_stored), Some(first)) => newest_stored >= paging_from && first > newest_stored,
         _ => false,
     };
     let edge_seen = edge_seen || deleted;
@@ -393,8 +391,13 @@ async fn fetch_series_pages(
     // Expired: asked for since the watermark, and the pool's history of the series now starts
     // after it (a series with no point left: where its kind's history starts). Only where the
     // search saw that start: nulls after the watermark in the pool's kept range are not expiry.
+    // Nor are slots the pool still keeps: a pool may leave out buckets without shares, so a
+    // first point later than what it keeps is a silent worker, not lost history (unless the
+    // pool was seen deleting what it had served).
+    let kept_from = newest_slot - (i64::from(job.retention_slots.max(1)) - 1) * step;
     last.expired_gap = watermark.filter(|_| edge_seen).and_then(|w| {
-        let until = first_served.or_else(|| shared.history_start(kind))? - step;
+        let first = first_served.or_else(|| shared.history_start(kind))?;
+        let until = if deleted { first } else { first.min(kept_from) } - step;
         (until > w).then_some((w + step, until))
     });
     if watermark.is_none() && edge_seen {

@@ -19,6 +19,10 @@ pub struct SeriesState {
     pub watermark_ts: Option<i64>,
     /// The oldest and newest point stored, if any.
     pub stored: Option<(i64, i64)>,
+    /// The newest stored point with hashrate near the watermark: a pool may leave buckets
+    /// without shares out, so only a point with hashrate that is not served again shows that
+    /// the pool deleted history.
+    pub newest_with_hashrate: Option<i64>,
 }
 
 /// What the pool showed of itself for one account and kind of series (account or worker
@@ -384,6 +388,10 @@ fn upsert_directory_rows(
     Ok(())
 }
 
+/// How far before its watermark a series' newest point with hashrate is looked for: beyond the
+/// late windows (3 hours, 2 days), so the lookup stays a short index range.
+const NEAR_THE_WATERMARK: i64 = 3 * 86_400;
+
 fn series_states(
     tx: &Transaction,
     account_id: i64,
@@ -393,11 +401,13 @@ fn series_states(
     let mut query = tx.prepare_cached(
         "SELECT s.series_id, s.worker_id, s.dimension, s.watermark_ts, \
            (SELECT min(t.ts) FROM tickers t WHERE t.series_id = s.series_id), \
-           (SELECT max(t.ts) FROM tickers t WHERE t.series_id = s.series_id) \
+           (SELECT max(t.ts) FROM tickers t WHERE t.series_id = s.series_id), \
+           (SELECT max(t.ts) FROM tickers t WHERE t.series_id = s.series_id \
+              AND t.ts >= IFNULL(s.watermark_ts, 0) - ?2 AND t.hashrate_hs > 0) \
          FROM series s WHERE s.account_id = ?1 \
          ORDER BY s.worker_id IS NOT NULL, s.worker_id, s.dimension",
     )?;
-    let rows = query.query_map([account_id], |row| {
+    let rows = query.query_map(params![account_id, NEAR_THE_WATERMARK], |row| {
         let dimension: String = row.get(2)?;
         Ok(SeriesState {
             series_id: row.get(0)?,
@@ -408,6 +418,7 @@ fn series_states(
             stored: row
                 .get::<_, Option<i64>>(4)?
                 .zip(row.get::<_, Option<i64>>(5)?),
+            newest_with_hashrate: row.get(6)?,
         })
     })?;
     let mut states = Vec::new();

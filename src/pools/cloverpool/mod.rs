@@ -43,7 +43,8 @@ pub const FACTS: PoolFacts = PoolFacts {
         account_days: 365,
     },
     // The pool's maximum is undocumented; clients use 30..720.
-    max_slots_per_request: 720,
+    max_hours_per_request: 720,
+    max_days_per_request: 720,
 };
 
 /// One sub-account (puid) at the pool: its endpoints.

@@ -29,8 +29,10 @@ pub const FACTS: PoolFacts = PoolFacts {
         worker_days: 90,
         account_days: 3650,
     },
-    // No maximum range is documented: long backfills are asked for in chunks of this many.
-    max_slots_per_request: 720,
+    // No maximum range is documented: long backfills are asked for in chunks no longer than
+    // the API's own default ranges (a week of hours, 30 days), which it surely serves whole.
+    max_hours_per_request: 168,
+    max_days_per_request: 30,
 };
 
 /// The key travels in the `X-API-KEY` header. 403 (a refused key or sub-account) and 404 (an

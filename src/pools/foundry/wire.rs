@@ -801,15 +801,17 @@ where
                 new_on_page += 1;
             }
         }
-        // The latest total: workers may come and go while we page.
+        // The latest total: workers may come and go while we page. It is not trusted to end
+        // the listing (a total that lies low would hide workers): only a page that brings
+        // nothing new does, one request after the last full one.
         total = page.total.or(total);
-        let have_all = total.is_some_and(|t| workers.len() as u64 >= t);
-        if new_on_page == 0 || have_all {
+        if new_on_page == 0 {
             ended = true;
             break;
         }
         if workers.len() >= max_workers {
-            stopped_at_cap = true;
+            // At the cap the pool's count is all that tells whether more workers exist.
+            stopped_at_cap = total.is_none_or(|t| t > workers.len() as u64);
             ended = true;
             break;
         }
