@@ -35,6 +35,8 @@ mod world;
 #[cfg(test)]
 mod fault_tests;
 #[cfg(test)]
+mod golden_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;

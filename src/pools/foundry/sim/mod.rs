@@ -51,6 +51,8 @@ mod server;
 mod wire;
 
 #[cfg(test)]
+mod golden_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;
