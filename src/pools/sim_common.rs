@@ -1,0 +1,187 @@
+//! What the pool simulators (`cloverpool::sim`, `foundry::sim`) share: deterministic hashing,
+//! hash-ordered assignment of workers to a plan, the fault dice with their failing streaks.
+//!
+//! Each pool keeps its own hash family (`SplitMix` for CloverPool, `Murmur` for Foundry USA):
+//! the served data of both is pinned, so neither may take the other's constants. What differs
+//! between the pools (wire spellings, endpoints, error shapes, fault kinds) stays in their
+//! folders; the code here is generic over it.
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::sync::Mutex;
+
+/// A simulator's deterministic hash family: a 64-bit mixing step and a hash of a seed and a
+/// few numbers (order-sensitive).
+pub(crate) trait SimHash {
+    fn mix(x: u64) -> u64;
+    fn hash(seed: u64, parts: &[u64]) -> u64;
+}
+
+/// CloverPool's family: splitmix64's finalizer, chained over the parts.
+pub(crate) struct SplitMix;
+
+impl SimHash for SplitMix {
+    fn mix(mut z: u64) -> u64 {
+        z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn hash(seed: u64, parts: &[u64]) -> u64 {
+        parts
+            .iter()
+            .fold(Self::mix(seed ^ 0x005E_ED0F_9001), |h, &p| Self::mix(h ^ p))
+    }
+}
+
+/// Foundry USA's family: MurmurHash3's 64-bit finalizer, each part rotated in with its index.
+pub(crate) struct Murmur;
+
+impl SimHash for Murmur {
+    fn mix(mut x: u64) -> u64 {
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+        x ^ (x >> 33)
+    }
+
+    fn hash(seed: u64, parts: &[u64]) -> u64 {
+        let mut h = Self::mix(seed ^ 0x6A09_E667_F3BC_C909);
+        for (i, &part) in parts.iter().enumerate() {
+            h = Self::mix(
+                h.rotate_left(17) ^ part.wrapping_add(i as u64).wrapping_mul(0x2545_F491),
+            );
+        }
+        h
+    }
+}
+
+/// Uniform in [0, 1): the top 53 bits of a hash.
+pub(crate) fn unit(h: u64) -> f64 {
+    (h >> 11) as f64 / (1u64 << 53) as f64
+}
+
+pub(crate) fn floor_to(ts: i64, step: i64) -> i64 {
+    ts.div_euclid(step) * step
+}
+
+/// Indices `0..n` ordered by a hash: a deterministic shuffle.
+pub(crate) fn rank_by_hash<H: SimHash>(seed: u64, tag: u64, n: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| H::hash(seed, &[tag, i as u64]));
+    order
+}
+
+/// `percent` of `n`, rounded up: at least one as soon as `n` and `percent` are positive.
+pub(crate) fn share_of(n: usize, percent: usize) -> usize {
+    (n * percent).div_ceil(100)
+}
+
+/// Hands out `plan`'s values, each to its count of indices, in the order `rank_by_hash` gives;
+/// the indices left over keep `rest`.
+pub(crate) fn assign_by_plan<H: SimHash, T: Copy>(
+    seed: u64,
+    tag: u64,
+    n: usize,
+    rest: T,
+    plan: &[(T, usize)],
+) -> Vec<T> {
+    let mut values = vec![rest; n];
+    let mut order = rank_by_hash::<H>(seed, tag, n).into_iter();
+    for &(value, count) in plan {
+        for i in order.by_ref().take(count) {
+            values[i] = value;
+        }
+    }
+    values
+}
+
+/// The kinds of `all` that `chosen` names, in `all`'s order; every one when `chosen` is empty.
+pub(crate) fn enabled_kinds<K: Copy + PartialEq>(all: &[K], chosen: &[K]) -> Vec<K> {
+    all.iter()
+        .copied()
+        .filter(|k| chosen.is_empty() || chosen.contains(k))
+        .collect()
+}
+
+/// The hash tags of the fault dice: the roll of a try, and the pick of the kind.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FaultTags {
+    pub roll: u64,
+    pub kind: u64,
+}
+
+/// Which try of which request fails, and how: a pure function of the seed, the request key
+/// and how many times in a row that request has just failed. A retry is a new roll; after
+/// `max_consecutive` failures in a row (0: no limit) the request gets through, and getting
+/// through ends the streak, so a later identical request starts afresh.
+pub(crate) struct FaultDice<K, H> {
+    seed: u64,
+    rate: f64,
+    kinds: Vec<K>,
+    max_consecutive: u32,
+    tags: FaultTags,
+    /// Request key -> failures in a row; only requests in a failing streak are held.
+    streaks: Mutex<HashMap<u64, u32>>,
+    hash: PhantomData<H>,
+}
+
+impl<K: Copy, H: SimHash> FaultDice<K, H> {
+    /// `rate` as the pool reads it (each pool clamps its own); `kinds` in the order the pick
+    /// indexes them.
+    pub fn new(
+        seed: u64,
+        rate: f64,
+        kinds: Vec<K>,
+        max_consecutive: u32,
+        tags: FaultTags,
+    ) -> FaultDice<K, H> {
+        FaultDice {
+            seed,
+            rate,
+            kinds,
+            max_consecutive,
+            tags,
+            streaks: Mutex::new(HashMap::new()),
+            hash: PhantomData,
+        }
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    pub fn rate(&self) -> f64 {
+        self.rate
+    }
+
+    /// The fault for this try of the request, among the kinds `usable` accepts, if any.
+    pub fn roll(&self, request_key: u64, usable: impl Fn(K) -> bool) -> Option<K> {
+        if self.rate <= 0.0 {
+            return None;
+        }
+        let mut streaks = self.streaks.lock().unwrap_or_else(|e| e.into_inner());
+        let streak = streaks.get(&request_key).copied().unwrap_or(0);
+        let may_fail = self.max_consecutive == 0 || streak < self.max_consecutive;
+        let dice = H::hash(self.seed, &[self.tags.roll, request_key, u64::from(streak)]);
+        let chosen = if may_fail && unit(dice) < self.rate {
+            let candidates: Vec<K> = self.kinds.iter().copied().filter(|&k| usable(k)).collect();
+            H::mix(dice ^ self.tags.kind)
+                .checked_rem(candidates.len() as u64)
+                .map(|pick| candidates[pick as usize])
+        } else {
+            None
+        };
+        match chosen {
+            Some(_) => {
+                streaks.insert(request_key, streak + 1);
+            }
+            None => {
+                streaks.remove(&request_key);
+            }
+        }
+        chosen
+    }
+}
