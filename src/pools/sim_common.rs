@@ -1,14 +1,19 @@
 //! What the pool simulators (`cloverpool::sim`, `foundry::sim`) share: deterministic hashing,
-//! hash-ordered assignment of workers to a plan, the fault dice with their failing streaks.
+//! hash-ordered assignment of workers to a plan, the fault dice with their failing streaks, the
+//! simulator's clock, the counters and the HTTP response an answer becomes.
 //!
 //! Each pool keeps its own hash family (`SplitMix` for CloverPool, `Murmur` for Foundry USA):
 //! the served data of both is pinned, so neither may take the other's constants. What differs
 //! between the pools (wire spellings, endpoints, error shapes, fault kinds) stays in their
 //! folders; the code here is generic over it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 
 /// A simulator's deterministic hash family: a 64-bit mixing step and a hash of a seed and a
 /// few numbers (order-sensitive).
@@ -184,4 +189,84 @@ impl<K: Copy, H: SimHash> FaultDice<K, H> {
         }
         chosen
     }
+}
+
+/// The simulator's clock: the system time, or a fixed time that tests set and move; `lag`
+/// seconds behind either (a pool publishing late).
+pub(crate) struct SimClock {
+    /// `FOLLOW_SYSTEM`, or the fixed time.
+    fixed: AtomicI64,
+    lag: i64,
+}
+
+const FOLLOW_SYSTEM: i64 = i64::MIN;
+
+impl SimClock {
+    /// Fixed at `now`, or following the system clock.
+    pub fn new(now: Option<i64>, lag: i64) -> SimClock {
+        SimClock {
+            fixed: AtomicI64::new(now.unwrap_or(FOLLOW_SYSTEM)),
+            lag,
+        }
+    }
+
+    /// The real time: the system's, or the fixed one.
+    pub fn real(&self) -> i64 {
+        match self.fixed.load(Ordering::SeqCst) {
+            FOLLOW_SYSTEM => chrono::Utc::now().timestamp(),
+            fixed => fixed,
+        }
+    }
+
+    /// The pool's time.
+    pub fn now(&self) -> i64 {
+        self.real() - self.lag
+    }
+
+    /// Fixes the real time at `ts`.
+    pub fn set(&self, ts: i64) {
+        self.fixed.store(ts, Ordering::SeqCst);
+    }
+
+    /// Moves the real time on by `secs` (fixing it, if it followed the system clock).
+    pub fn advance(&self, secs: i64) {
+        self.set(self.real().saturating_add(secs));
+    }
+}
+
+/// The counters of `kinds`, paired in order, as a map; with `skip_zero`, only those counted.
+pub(crate) fn tally<K: Copy + Ord>(
+    kinds: &[K],
+    counters: &[AtomicU64],
+    skip_zero: bool,
+) -> BTreeMap<K, u64> {
+    kinds
+        .iter()
+        .zip(counters)
+        .map(|(&kind, count)| (kind, count.load(Ordering::Relaxed)))
+        .filter(|&(_, count)| !skip_zero || count > 0)
+        .collect()
+}
+
+/// Sets every counter back to zero.
+pub(crate) fn zero<'a>(counters: impl IntoIterator<Item = &'a AtomicU64>) {
+    for count in counters {
+        count.store(0, Ordering::Relaxed);
+    }
+}
+
+/// The HTTP response of an answer: status, `Content-Type`, body and, if set, `Retry-After`.
+pub(crate) fn http_response(
+    status: StatusCode,
+    content_type: &'static str,
+    retry_after: Option<&'static str>,
+    body: Vec<u8>,
+) -> Response {
+    let mut response = (status, [(header::CONTENT_TYPE, content_type)], body).into_response();
+    if let Some(seconds) = retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static(seconds));
+    }
+    response
 }

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Map, Value};
@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::model::Dimension;
+use crate::pools::sim_common::http_response;
 
 use super::fault::{self, Decision, FaultKind};
 use super::wire::{self, NumberStyle, UNITS};
@@ -122,18 +123,12 @@ async fn send(reply: Reply) -> Response {
         // `panic = "abort"` this would end the process: the simulator is built with unwind.)
         std::panic::resume_unwind(Box::new("simulated connection reset"));
     }
-    let mut response = (
+    http_response(
         reply.status,
-        [(header::CONTENT_TYPE, reply.content_type)],
+        reply.content_type,
+        reply.retry_after,
         reply.body,
     )
-        .into_response();
-    if let Some(seconds) = reply.retry_after {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static(seconds));
-    }
-    response
 }
 
 async fn groups(State(sim): State<Arc<Simulator>>, query: QueryParams) -> Response {
