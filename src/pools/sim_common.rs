@@ -270,3 +270,42 @@ pub(crate) fn http_response(
     }
     response
 }
+
+/// Test helpers of both simulators.
+#[cfg(test)]
+pub(crate) mod testing {
+    /// A `poolhist simulate` command line wrapped around one pool's arguments.
+    #[derive(clap::Parser)]
+    pub struct Cli<A: clap::Args> {
+        #[command(flatten)]
+        pub args: A,
+    }
+
+    /// The pool's arguments from `argv` (the program name first).
+    pub fn try_parse_args<A: clap::Args>(argv: &[&str]) -> Result<A, clap::Error> {
+        use clap::Parser as _;
+        Cli::<A>::try_parse_from(argv).map(|cli| cli.args)
+    }
+
+    pub fn parse_args<A: clap::Args>(argv: &[&str]) -> A {
+        try_parse_args(argv).expect("valid arguments")
+    }
+
+    /// FNV-1a over text fed in pieces (each ends with a newline): a digest of many answers
+    /// that stays the same across toolchains, unlike std's hasher.
+    pub struct Digest(pub u64);
+
+    impl Default for Digest {
+        fn default() -> Self {
+            Digest(0xcbf2_9ce4_8422_2325)
+        }
+    }
+
+    impl Digest {
+        pub fn feed(&mut self, text: &str) {
+            for &b in text.as_bytes().iter().chain(b"\n") {
+                self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3);
+            }
+        }
+    }
+}

@@ -3,21 +3,7 @@
 
 use super::world::{DAY, HOUR};
 use super::*;
-
-/// FNV-1a over the Debug text of each answer: stable across toolchains, unlike std's hasher.
-struct Fnv(u64);
-
-trait Feed {
-    fn feed(&self, h: &mut Fnv);
-}
-
-impl Feed for String {
-    fn feed(&self, h: &mut Fnv) {
-        for &b in self.as_bytes().iter().chain(b"\n") {
-            h.0 = (h.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3);
-        }
-    }
-}
+use crate::pools::sim_common::testing::Digest;
 
 const NOW: i64 = 1_767_225_600 + 10 * DAY + 14 * HOUR + 20 * 60 + 34;
 
@@ -29,11 +15,11 @@ fn digest(seed: u64, workers: u32, fault_rate: f64) -> u64 {
         fault_rate,
         ..SimConfig::default()
     });
-    let h = std::cell::RefCell::new(Fnv(0xcbf2_9ce4_8422_2325));
+    let h = std::cell::RefCell::new(Digest::default());
     let key = sim.config().access_key.clone();
     let puid = sim.config().puid.to_string();
     let ids: Vec<String> = sim.workers().iter().map(|w| w.id.to_string()).collect();
-    format!("{:?}", sim.workers()).feed(&mut h.borrow_mut());
+    h.borrow_mut().feed(&format!("{:?}", sim.workers()));
     let send =
         |sim: &Simulator, kind: EndpointKind, worker: Option<&str>, extra: &[(&str, &str)]| {
             let mut params: Vec<(String, String)> = vec![
@@ -42,7 +28,7 @@ fn digest(seed: u64, workers: u32, fault_rate: f64) -> u64 {
             ];
             params.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
             let reply = sim.handle(kind, worker, Some(params));
-            format!("{reply:?}").feed(&mut h.borrow_mut());
+            h.borrow_mut().feed(&format!("{reply:?}"));
         };
     for step in 0..6 {
         let now = sim.now();
@@ -106,17 +92,19 @@ fn digest(seed: u64, workers: u32, fault_rate: f64) -> u64 {
         send(&sim, EndpointKind::Unknown, Some("/v1/x"), &[]);
         send(&sim, EndpointKind::AccountHistory, None, &[]);
         let reply = sim.handle(EndpointKind::Stats, None, None);
-        format!("{reply:?}").feed(&mut h.borrow_mut());
+        h.borrow_mut().feed(&format!("{reply:?}"));
         let reply = sim.handle(EndpointKind::Stats, None, Some(vec![]));
-        format!("{reply:?}").feed(&mut h.borrow_mut());
+        h.borrow_mut().feed(&format!("{reply:?}"));
         sim.advance(37 * 60 + step * 3 * HOUR);
     }
-    format!("{:?}", sim.stats()).feed(&mut h.borrow_mut());
+    h.borrow_mut().feed(&format!("{:?}", sim.stats()));
     for w in sim.workers().iter().take(5) {
         for back in 1..30 {
             let ts = floor_to(sim.now(), HOUR) - back * HOUR;
-            format!("{:?}", sim.expected_point(Some(w.id), Dimension::Hour, ts))
-                .feed(&mut h.borrow_mut());
+            h.borrow_mut().feed(&format!(
+                "{:?}",
+                sim.expected_point(Some(w.id), Dimension::Hour, ts)
+            ));
         }
     }
     let digest = h.borrow().0;

@@ -1,26 +1,10 @@
 //! Pins the simulator's answers: a digest of many replies for a few seeds, so that a refactor
 //! that changes a single byte of the served data fails here.
 
-use axum::http::HeaderMap;
-
 use super::farm::{DAY, HOUR};
-use super::server::Call;
+use super::tests::raw;
 use super::*;
-
-/// FNV-1a over the Debug text of each answer: stable across toolchains, unlike std's hasher.
-struct Fnv(u64);
-
-trait Feed {
-    fn feed(&self, h: &mut Fnv);
-}
-
-impl Feed for String {
-    fn feed(&self, h: &mut Fnv) {
-        for &b in self.as_bytes().iter().chain(b"\n") {
-            h.0 = (h.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3);
-        }
-    }
-}
+use crate::pools::sim_common::testing::Digest;
 
 const NOW: i64 = 1_767_225_600 + 10 * DAY + 14 * HOUR + 20 * 60 + 34;
 
@@ -32,11 +16,11 @@ fn digest(seed: u64, workers: u32, fault_rate: f64) -> u64 {
         fault_rate,
         ..FoundrySimConfig::default()
     });
-    let h = std::cell::RefCell::new(Fnv(0xcbf2_9ce4_8422_2325));
+    let h = std::cell::RefCell::new(Digest::default());
     let key = sim.config().access_key.clone();
     let sub = sim.config().sub_account.clone();
     let all: Vec<TruthWorker> = sim.workers();
-    format!("{all:?}").feed(&mut h.borrow_mut());
+    h.borrow_mut().feed(&format!("{all:?}"));
     let ids: Vec<String> = all.iter().map(|w| w.id.to_string()).collect();
     let names: Vec<String> = all.iter().map(|w| w.name.clone()).collect();
     let send = |sim: &FoundrySim,
@@ -44,22 +28,8 @@ fn digest(seed: u64, workers: u32, fault_rate: f64) -> u64 {
                 item: Option<&str>,
                 extra: &[(&str, &str)],
                 key: Option<&str>| {
-        let mut call = Call::new(
-            kind,
-            &format!("/{kind:?}/{sub}"),
-            &HeaderMap::new(),
-            Some(
-                extra
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-            ),
-        );
-        call.sub = Some(sub.clone());
-        call.item = item.map(str::to_string);
-        call.api_key = key.map(str::to_string);
-        let reply = sim.handle(call);
-        format!("{reply:?}").feed(&mut h.borrow_mut());
+        let reply = raw(sim, kind, &sub, item, extra, key);
+        h.borrow_mut().feed(&format!("{reply:?}"));
     };
     let k = Some(key.as_str());
     for step in 0..6 {
@@ -140,13 +110,15 @@ fn digest(seed: u64, workers: u32, fault_rate: f64) -> u64 {
         );
         sim.advance(37 * 60 + step * 3 * HOUR);
     }
-    format!("{:?}", sim.stats()).feed(&mut h.borrow_mut());
+    h.borrow_mut().feed(&format!("{:?}", sim.stats()));
     for series in [FoundrySeries::SubAccountHour, FoundrySeries::SubAccountDay] {
-        format!("{:?}", sim.truth(series)).feed(&mut h.borrow_mut());
+        h.borrow_mut().feed(&format!("{:?}", sim.truth(series)));
     }
     for w in sim.workers().iter().take(5) {
-        format!("{:?}", sim.truth(FoundrySeries::WorkerHour(w.id))).feed(&mut h.borrow_mut());
-        format!("{:?}", sim.truth(FoundrySeries::WorkerDay(w.id))).feed(&mut h.borrow_mut());
+        h.borrow_mut()
+            .feed(&format!("{:?}", sim.truth(FoundrySeries::WorkerHour(w.id))));
+        h.borrow_mut()
+            .feed(&format!("{:?}", sim.truth(FoundrySeries::WorkerDay(w.id))));
     }
     let digest = h.borrow().0;
     digest

@@ -63,6 +63,7 @@ use anyhow::Context as _;
 
 pub use fault::FoundryFaultKind;
 pub use server::{serve, spawn_local};
+pub use wire::read_time;
 
 use crate::pools::sim_common::{tally, zero, SimClock};
 use farm::{floor_to, Farm, DAY, HOUR};
