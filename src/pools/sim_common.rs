@@ -16,50 +16,70 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 /// A simulator's deterministic hash family: a 64-bit mixing step and a hash of a seed and a
-/// few numbers (order-sensitive).
+/// few numbers (order-sensitive), for code generic over the pool.
 pub(crate) trait SimHash {
     fn mix(x: u64) -> u64;
     fn hash(seed: u64, parts: &[u64]) -> u64;
 }
 
-/// CloverPool's family: splitmix64's finalizer, chained over the parts.
+/// splitmix64's finalizer: a cheap, well-mixed 64-bit hash step (CloverPool's).
+pub(crate) fn splitmix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// CloverPool's hash of a seed and a few numbers: `splitmix64` chained over the parts.
+pub(crate) fn splitmix_hash(seed: u64, parts: &[u64]) -> u64 {
+    parts
+        .iter()
+        .fold(splitmix64(seed ^ 0x005E_ED0F_9001), |h, &p| {
+            splitmix64(h ^ p)
+        })
+}
+
+/// MurmurHash3's 64-bit finalizer (Foundry USA's step).
+pub(crate) fn murmur_fmix(mut x: u64) -> u64 {
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+    x ^ (x >> 33)
+}
+
+/// Foundry USA's hash of a seed and a few numbers: each part rotated in with its index.
+pub(crate) fn murmur_hash(seed: u64, parts: &[u64]) -> u64 {
+    let mut h = murmur_fmix(seed ^ 0x6A09_E667_F3BC_C909);
+    for (i, &part) in parts.iter().enumerate() {
+        h = murmur_fmix(h.rotate_left(17) ^ part.wrapping_add(i as u64).wrapping_mul(0x2545_F491));
+    }
+    h
+}
+
+/// CloverPool's family.
 pub(crate) struct SplitMix;
 
 impl SimHash for SplitMix {
-    fn mix(mut z: u64) -> u64 {
-        z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+    fn mix(x: u64) -> u64 {
+        splitmix64(x)
     }
 
     fn hash(seed: u64, parts: &[u64]) -> u64 {
-        parts
-            .iter()
-            .fold(Self::mix(seed ^ 0x005E_ED0F_9001), |h, &p| Self::mix(h ^ p))
+        splitmix_hash(seed, parts)
     }
 }
 
-/// Foundry USA's family: MurmurHash3's 64-bit finalizer, each part rotated in with its index.
+/// Foundry USA's family.
 pub(crate) struct Murmur;
 
 impl SimHash for Murmur {
-    fn mix(mut x: u64) -> u64 {
-        x ^= x >> 33;
-        x = x.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
-        x ^= x >> 33;
-        x = x.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
-        x ^ (x >> 33)
+    fn mix(x: u64) -> u64 {
+        murmur_fmix(x)
     }
 
     fn hash(seed: u64, parts: &[u64]) -> u64 {
-        let mut h = Self::mix(seed ^ 0x6A09_E667_F3BC_C909);
-        for (i, &part) in parts.iter().enumerate() {
-            h = Self::mix(
-                h.rotate_left(17) ^ part.wrapping_add(i as u64).wrapping_mul(0x2545_F491),
-            );
-        }
-        h
+        murmur_hash(seed, parts)
     }
 }
 

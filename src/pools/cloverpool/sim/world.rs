@@ -33,17 +33,10 @@ pub(crate) mod tag {
     pub const NONSENSE: u64 = 42;
 }
 
-use crate::pools::sim_common::{assign_by_plan, rank_by_hash, share_of, SimHash, SplitMix};
-pub(crate) use crate::pools::sim_common::{floor_to, unit};
-
-/// splitmix64's finalizer: a cheap, well-mixed 64-bit hash step.
-pub(crate) fn mix64(z: u64) -> u64 {
-    SplitMix::mix(z)
-}
-
-pub(crate) fn hash(seed: u64, parts: &[u64]) -> u64 {
-    SplitMix::hash(seed, parts)
-}
+use crate::pools::sim_common::{assign_by_plan, rank_by_hash, share_of, SplitMix};
+pub(crate) use crate::pools::sim_common::{
+    floor_to, splitmix64 as mix64, splitmix_hash as hash, unit,
+};
 
 /// FNV-1a, to fold request text into a hash.
 pub(crate) fn hash_str(text: &str) -> u64 {

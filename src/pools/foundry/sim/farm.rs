@@ -33,18 +33,10 @@ pub(super) mod tag {
     pub const FAULT_KIND: u64 = 141;
 }
 
-use crate::pools::sim_common::{assign_by_plan, rank_by_hash, share_of, Murmur, SimHash};
-pub(super) use crate::pools::sim_common::{floor_to, unit};
-
-/// MurmurHash3's 64-bit finalizer.
-pub(super) fn fmix(x: u64) -> u64 {
-    Murmur::mix(x)
-}
-
-/// A hash of the seed and a few numbers, order-sensitive.
-pub(super) fn mixed(seed: u64, parts: &[u64]) -> u64 {
-    Murmur::hash(seed, parts)
-}
+use crate::pools::sim_common::{assign_by_plan, rank_by_hash, share_of, Murmur};
+pub(super) use crate::pools::sim_common::{
+    floor_to, murmur_fmix as fmix, murmur_hash as mixed, unit,
+};
 
 /// A hash of text, eight bytes at a time.
 pub(super) fn text_hash(text: &str) -> u64 {
