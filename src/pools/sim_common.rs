@@ -2,13 +2,12 @@
 //! hash-ordered assignment of workers to a plan, the fault dice with their failing streaks, the
 //! simulator's clock, the counters and the HTTP response an answer becomes.
 //!
-//! Each pool keeps its own hash family (`SplitMix` for CloverPool, `Murmur` for Foundry USA):
+//! Each pool keeps its own hash family (`SPLITMIX` for CloverPool, `MURMUR` for Foundry USA):
 //! the served data of both is pinned, so neither may take the other's constants. What differs
 //! between the pools (wire spellings, endpoints, error shapes, fault kinds) stays in their
 //! folders; the code here is generic over it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::marker::PhantomData;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -16,11 +15,24 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 /// A simulator's deterministic hash family: a 64-bit mixing step and a hash of a seed and a
-/// few numbers (order-sensitive), for code generic over the pool.
-pub(crate) trait SimHash {
-    fn mix(x: u64) -> u64;
-    fn hash(seed: u64, parts: &[u64]) -> u64;
+/// few numbers (order-sensitive).
+#[derive(Clone, Copy)]
+pub(crate) struct HashFamily {
+    pub mix: fn(u64) -> u64,
+    pub hash: fn(u64, &[u64]) -> u64,
 }
+
+/// CloverPool's family.
+pub(crate) const SPLITMIX: HashFamily = HashFamily {
+    mix: splitmix64,
+    hash: splitmix_hash,
+};
+
+/// Foundry USA's family.
+pub(crate) const MURMUR: HashFamily = HashFamily {
+    mix: murmur_fmix,
+    hash: murmur_hash,
+};
 
 /// splitmix64's finalizer: a cheap, well-mixed 64-bit hash step (CloverPool's).
 pub(crate) fn splitmix64(mut z: u64) -> u64 {
@@ -57,32 +69,6 @@ pub(crate) fn murmur_hash(seed: u64, parts: &[u64]) -> u64 {
     h
 }
 
-/// CloverPool's family.
-pub(crate) struct SplitMix;
-
-impl SimHash for SplitMix {
-    fn mix(x: u64) -> u64 {
-        splitmix64(x)
-    }
-
-    fn hash(seed: u64, parts: &[u64]) -> u64 {
-        splitmix_hash(seed, parts)
-    }
-}
-
-/// Foundry USA's family.
-pub(crate) struct Murmur;
-
-impl SimHash for Murmur {
-    fn mix(x: u64) -> u64 {
-        murmur_fmix(x)
-    }
-
-    fn hash(seed: u64, parts: &[u64]) -> u64 {
-        murmur_hash(seed, parts)
-    }
-}
-
 /// Uniform in [0, 1): the top 53 bits of a hash.
 pub(crate) fn unit(h: u64) -> f64 {
     (h >> 11) as f64 / (1u64 << 53) as f64
@@ -93,9 +79,9 @@ pub(crate) fn floor_to(ts: i64, step: i64) -> i64 {
 }
 
 /// Indices `0..n` ordered by a hash: a deterministic shuffle.
-pub(crate) fn rank_by_hash<H: SimHash>(seed: u64, tag: u64, n: usize) -> Vec<usize> {
+pub(crate) fn rank_by_hash(family: HashFamily, seed: u64, tag: u64, n: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by_key(|&i| H::hash(seed, &[tag, i as u64]));
+    order.sort_by_key(|&i| (family.hash)(seed, &[tag, i as u64]));
     order
 }
 
@@ -106,7 +92,8 @@ pub(crate) fn share_of(n: usize, percent: usize) -> usize {
 
 /// Hands out `plan`'s values, each to its count of indices, in the order `rank_by_hash` gives;
 /// the indices left over keep `rest`.
-pub(crate) fn assign_by_plan<H: SimHash, T: Copy>(
+pub(crate) fn assign_by_plan<T: Copy>(
+    family: HashFamily,
     seed: u64,
     tag: u64,
     n: usize,
@@ -114,7 +101,7 @@ pub(crate) fn assign_by_plan<H: SimHash, T: Copy>(
     plan: &[(T, usize)],
 ) -> Vec<T> {
     let mut values = vec![rest; n];
-    let mut order = rank_by_hash::<H>(seed, tag, n).into_iter();
+    let mut order = rank_by_hash(family, seed, tag, n).into_iter();
     for &(value, count) in plan {
         for i in order.by_ref().take(count) {
             values[i] = value;
@@ -142,7 +129,8 @@ pub(crate) struct FaultTags {
 /// and how many times in a row that request has just failed. A retry is a new roll; after
 /// `max_consecutive` failures in a row (0: no limit) the request gets through, and getting
 /// through ends the streak, so a later identical request starts afresh.
-pub(crate) struct FaultDice<K, H> {
+pub(crate) struct FaultDice<K> {
+    family: HashFamily,
     seed: u64,
     rate: f64,
     kinds: Vec<K>,
@@ -150,27 +138,27 @@ pub(crate) struct FaultDice<K, H> {
     tags: FaultTags,
     /// Request key -> failures in a row; only requests in a failing streak are held.
     streaks: Mutex<HashMap<u64, u32>>,
-    hash: PhantomData<H>,
 }
 
-impl<K: Copy, H: SimHash> FaultDice<K, H> {
+impl<K: Copy> FaultDice<K> {
     /// `rate` as the pool reads it (each pool clamps its own); `kinds` in the order the pick
     /// indexes them.
     pub fn new(
+        family: HashFamily,
         seed: u64,
         rate: f64,
         kinds: Vec<K>,
         max_consecutive: u32,
         tags: FaultTags,
-    ) -> FaultDice<K, H> {
+    ) -> FaultDice<K> {
         FaultDice {
+            family,
             seed,
             rate,
             kinds,
             max_consecutive,
             tags,
             streaks: Mutex::new(HashMap::new()),
-            hash: PhantomData,
         }
     }
 
@@ -190,10 +178,10 @@ impl<K: Copy, H: SimHash> FaultDice<K, H> {
         let mut streaks = self.streaks.lock().unwrap_or_else(|e| e.into_inner());
         let streak = streaks.get(&request_key).copied().unwrap_or(0);
         let may_fail = self.max_consecutive == 0 || streak < self.max_consecutive;
-        let dice = H::hash(self.seed, &[self.tags.roll, request_key, u64::from(streak)]);
+        let dice = (self.family.hash)(self.seed, &[self.tags.roll, request_key, u64::from(streak)]);
         let chosen = if may_fail && unit(dice) < self.rate {
             let candidates: Vec<K> = self.kinds.iter().copied().filter(|&k| usable(k)).collect();
-            H::mix(dice ^ self.tags.kind)
+            (self.family.mix)(dice ^ self.tags.kind)
                 .checked_rem(candidates.len() as u64)
                 .map(|pick| candidates[pick as usize])
         } else {

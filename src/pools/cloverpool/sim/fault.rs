@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::world::{hash, mix64, tag, unit};
-use crate::pools::sim_common::{enabled_kinds, FaultDice, FaultTags, SplitMix};
+use crate::pools::sim_common::{enabled_kinds, FaultDice, FaultTags, SPLITMIX};
 
 /// One way the pool (or what stands in front of it) fails a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
@@ -94,7 +94,7 @@ pub(crate) enum Decision {
 /// The fault settings and, per request, how many times in a row it has just failed.
 pub(crate) struct Faults {
     /// Failures that may be served (never nonsense), in `FaultKind::ALL` order.
-    dice: FaultDice<FaultKind, SplitMix>,
+    dice: FaultDice<FaultKind>,
     nonsense: bool,
 }
 
@@ -103,6 +103,7 @@ impl Faults {
         let enabled = enabled_kinds(&FaultKind::ALL, kinds);
         Faults {
             dice: FaultDice::new(
+                SPLITMIX,
                 seed,
                 if rate.is_finite() {
                     rate.clamp(0.0, 1.0)

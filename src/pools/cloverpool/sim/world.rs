@@ -33,7 +33,7 @@ pub(crate) mod tag {
     pub const NONSENSE: u64 = 42;
 }
 
-use crate::pools::sim_common::{assign_by_plan, rank_by_hash, share_of, SplitMix};
+use crate::pools::sim_common::{assign_by_plan, rank_by_hash, share_of, SPLITMIX};
 pub(crate) use crate::pools::sim_common::{
     floor_to, splitmix64 as mix64, splitmix_hash as hash, unit,
 };
@@ -122,7 +122,7 @@ impl World {
         }
 
         let lives = assign_lives(seed, n);
-        let oddities = rank_by_hash::<SplitMix>(seed, tag::ODDITY, n);
+        let oddities = rank_by_hash(SPLITMIX, seed, tag::ODDITY, n);
         let mut ids_seen = HashSet::new();
         let mut workers = Vec::with_capacity(n);
         for (i, &life) in lives.iter().enumerate() {
@@ -415,7 +415,7 @@ fn assign_lives(seed: u64, n: usize) -> Vec<Life> {
         (Life::JoinedDaysAgo, share_of(n, 8)),
         (Life::JoinedMonthsAgo, share_of(n, 6)),
     ];
-    assign_by_plan::<SplitMix, _>(seed, tag::CATEGORY, n, Life::Veteran, &plan)
+    assign_by_plan(SPLITMIX, seed, tag::CATEGORY, n, Life::Veteran, &plan)
 }
 
 fn life_span(life: Life, anchor_ts: i64, config: &SimConfig, key: u64) -> (i64, Option<i64>) {

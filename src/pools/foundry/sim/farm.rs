@@ -33,7 +33,7 @@ pub(super) mod tag {
     pub const FAULT_KIND: u64 = 141;
 }
 
-use crate::pools::sim_common::{assign_by_plan, rank_by_hash, share_of, Murmur};
+use crate::pools::sim_common::{assign_by_plan, rank_by_hash, share_of, MURMUR};
 pub(super) use crate::pools::sim_common::{
     floor_to, murmur_fmix as fmix, murmur_hash as mixed, unit,
 };
@@ -169,7 +169,7 @@ impl Farm {
         let anchor = floor_to(start_ts, HOUR);
         let n = config.workers as usize;
         let lives = assign_lives(seed, n);
-        let odd_rank = rank_by_hash::<Murmur>(seed, tag::ODD_NAME, n);
+        let odd_rank = rank_by_hash(MURMUR, seed, tag::ODD_NAME, n);
         let racks = (n / 12).max(1);
         let mut ids = HashSet::new();
         let mut names = HashSet::new();
@@ -450,7 +450,7 @@ fn assign_lives(seed: u64, n: usize) -> Vec<Life> {
         (Life::JoinedMonthsAgo, share_of(n, 6)),
         (Life::JoinsLater, share_of(n, 5)),
     ];
-    assign_by_plan::<Murmur, _>(seed, tag::LIFE, n, Life::Veteran, &plan)
+    assign_by_plan(MURMUR, seed, tag::LIFE, n, Life::Veteran, &plan)
 }
 
 /// `(first share, stop)`, at odd seconds: pools see miners come and go mid-hour.

@@ -5,7 +5,7 @@
 //! and after `max_consecutive` failures in a row the request gets through.
 
 use super::farm::tag;
-use crate::pools::sim_common::{enabled_kinds, FaultDice, FaultTags, Murmur};
+use crate::pools::sim_common::{enabled_kinds, FaultDice, FaultTags, MURMUR};
 
 /// One way the pool, or the proxy in front of it, fails a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
@@ -78,13 +78,14 @@ impl FoundryFaultKind {
 
 /// The fault settings and each failing request's current streak.
 pub(super) struct Faults {
-    dice: FaultDice<FoundryFaultKind, Murmur>,
+    dice: FaultDice<FoundryFaultKind>,
 }
 
 impl Faults {
     pub fn new(seed: u64, rate: f64, kinds: &[FoundryFaultKind], max_consecutive: u32) -> Faults {
         Faults {
             dice: FaultDice::new(
+                MURMUR,
                 seed,
                 // NaN reads as "never".
                 if rate.is_nan() {
