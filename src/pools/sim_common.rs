@@ -8,11 +8,17 @@
 //! folders; the code here is generic over it.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::io::Write as _;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use anyhow::Context as _;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 
 /// A simulator's deterministic hash family: a 64-bit mixing step and a hash of a seed and a
 /// few numbers (order-sensitive).
@@ -277,6 +283,39 @@ pub(crate) fn http_response(
             .insert(header::RETRY_AFTER, HeaderValue::from_static(seconds));
     }
     response
+}
+
+/// Binds 127.0.0.1:0 and spawns `serve` on the listener; returns the base URL
+/// (`http://127.0.0.1:PORT` then `path`) and the task.
+pub(crate) async fn spawn_on_loopback<F>(
+    path: &str,
+    serve: impl FnOnce(TcpListener) -> F,
+) -> std::io::Result<(String, JoinHandle<std::io::Result<()>>)>
+where
+    F: Future<Output = std::io::Result<()>> + Send + 'static,
+{
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(serve(listener));
+    Ok((format!("http://{addr}{path}"), task))
+}
+
+/// Binds `listen` for `poolhist simulate`; the listener and the address it got.
+pub(crate) async fn bind_listen(listen: &str) -> anyhow::Result<(TcpListener, SocketAddr)> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
+    Ok((listener, addr))
+}
+
+/// Prints `listening on URL` as the first stdout line, flushed, for whoever started us.
+pub(crate) fn announce(url: &str) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "listening on {url}")?;
+    stdout.flush()
 }
 
 /// Test helpers of both simulators.

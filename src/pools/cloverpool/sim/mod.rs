@@ -40,7 +40,6 @@ mod golden_tests;
 mod tests;
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context as _;
@@ -50,7 +49,7 @@ use crate::model::Dimension;
 pub use fault::FaultKind;
 pub use server::{serve, spawn_local};
 
-use crate::pools::sim_common::{tally, zero, SimClock};
+use crate::pools::sim_common::{announce, bind_listen, tally, zero, SimClock};
 use fault::Faults;
 use world::{floor_to, Series, World};
 
@@ -433,18 +432,9 @@ impl SimulateArgs {
 
 /// Binds, prints `listening on http://HOST:PORT/v1` as the first stdout line, serves until Ctrl-C.
 pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let addr = listener
-        .local_addr()
-        .context("cannot read the bound address")?;
+    let (listener, addr) = bind_listen(&args.listen).await?;
     let sim = std::sync::Arc::new(Simulator::new(args.config()));
-    {
-        let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "listening on http://{addr}/v1")?;
-        stdout.flush()?;
-    }
+    announce(&format!("http://{addr}/v1"))?;
     tracing::info!(
         workers = args.workers,
         seed = args.seed,

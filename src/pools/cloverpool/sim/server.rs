@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::model::Dimension;
-use crate::pools::sim_common::http_response;
+use crate::pools::sim_common::{http_response, spawn_on_loopback};
 
 use super::fault::{self, Decision, FaultKind};
 use super::wire::{self, NumberStyle, UNITS};
@@ -35,10 +35,7 @@ pub async fn serve(sim: Arc<Simulator>, listener: TcpListener) -> std::io::Resul
 pub async fn spawn_local(
     sim: Arc<Simulator>,
 ) -> std::io::Result<(String, JoinHandle<std::io::Result<()>>)> {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-    let addr = listener.local_addr()?;
-    let task = tokio::spawn(serve(sim, listener));
-    Ok((format!("http://{addr}/v1"), task))
+    spawn_on_loopback("/v1", |listener| serve(sim, listener)).await
 }
 
 pub(crate) async fn serve_until(

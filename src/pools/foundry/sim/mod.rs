@@ -56,7 +56,6 @@ mod golden_tests;
 mod tests;
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context as _;
@@ -65,7 +64,7 @@ pub use fault::FoundryFaultKind;
 pub use server::{serve, spawn_local};
 pub use wire::read_time;
 
-use crate::pools::sim_common::{tally, zero, SimClock};
+use crate::pools::sim_common::{announce, bind_listen, tally, zero, SimClock};
 use farm::{floor_to, Farm, DAY, HOUR};
 use fault::Faults;
 
@@ -460,18 +459,9 @@ impl FoundrySimulateArgs {
 
 /// Binds, prints `listening on http://HOST:PORT` as the first stdout line, serves until Ctrl-C.
 pub async fn run(args: FoundrySimulateArgs) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let addr = listener
-        .local_addr()
-        .context("cannot read the bound address")?;
+    let (listener, addr) = bind_listen(&args.listen).await?;
     let sim = std::sync::Arc::new(FoundrySim::new(args.config()));
-    {
-        let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "listening on http://{addr}")?;
-        stdout.flush()?;
-    }
+    announce(&format!("http://{addr}"))?;
     tracing::info!(
         workers = args.workers,
         seed = args.seed,

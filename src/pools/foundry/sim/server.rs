@@ -22,7 +22,7 @@ use super::farm::{floor_to, fmix, mixed, tag, text_hash, Shares, Worker, DAY, HO
 use super::fault::{self, FoundryFaultKind};
 use super::wire::{self, NumberStyle, SeriesStyle, TimeStyle};
 use super::{FoundryEndpoint, FoundrySeries, FoundrySim};
-use crate::pools::sim_common::http_response;
+use crate::pools::sim_common::{http_response, spawn_on_loopback};
 
 /// Serves on an already-bound listener until the task is aborted.
 pub async fn serve(sim: Arc<FoundrySim>, listener: TcpListener) -> std::io::Result<()> {
@@ -38,10 +38,7 @@ pub async fn serve(sim: Arc<FoundrySim>, listener: TcpListener) -> std::io::Resu
 pub async fn spawn_local(
     sim: Arc<FoundrySim>,
 ) -> std::io::Result<(String, JoinHandle<std::io::Result<()>>)> {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-    let addr = listener.local_addr()?;
-    let task = tokio::spawn(serve(sim, listener));
-    Ok((format!("http://{addr}"), task))
+    spawn_on_loopback("", |listener| serve(sim, listener)).await
 }
 
 pub(super) async fn serve_until(
