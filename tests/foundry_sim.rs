@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use poolhist::pools::foundry::sim::{
-    spawn_local, FoundryFaultKind, FoundrySeries, FoundrySim, FoundrySimConfig,
+    read_time, spawn_local, FoundryFaultKind, FoundrySeries, FoundrySim, FoundrySimConfig,
 };
 use serde_json::Value;
 
@@ -47,13 +47,7 @@ fn url(base: &str, segments: &[&str], query: &[(&str, String)]) -> reqwest::Url 
 
 fn ts_of(element: &Value) -> i64 {
     let text = element["time"].as_str().expect("time is a string");
-    chrono::DateTime::parse_from_rfc3339(text)
-        .map(|t| t.timestamp())
-        .or_else(|_| {
-            chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
-                .map(|t| t.and_utc().timestamp())
-        })
-        .expect("an RFC 3339 time, or one without offset")
+    read_time(text).expect("an RFC 3339 time, or one without offset")
 }
 
 /// GET with retries on anything but 200/403/404 (the faults); the body as JSON.

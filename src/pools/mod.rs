@@ -7,6 +7,7 @@
 
 pub mod cloverpool;
 pub mod foundry;
+pub mod sim_common;
 
 use std::sync::Arc;
 

@@ -5,13 +5,12 @@
 //! roll, and after `max_consecutive` failures in a row the request gets through. So the same
 //! sequence of requests meets the same faults, and a client that retries enough always succeeds.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use super::world::{hash, mix64, tag, unit};
+use crate::pools::sim_common::{enabled_kinds, FaultDice, FaultTags, SPLITMIX};
 
 /// One way the pool (or what stands in front of it) fails a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
@@ -94,61 +93,50 @@ pub(crate) enum Decision {
 
 /// The fault settings and, per request, how many times in a row it has just failed.
 pub(crate) struct Faults {
-    seed: u64,
-    rate: f64,
     /// Failures that may be served (never nonsense), in `FaultKind::ALL` order.
-    transient: Vec<FaultKind>,
+    dice: FaultDice<FaultKind>,
     nonsense: bool,
-    max_consecutive: u32,
-    /// Request key -> failures in a row; removed when the request gets through, so the map
-    /// holds only requests in a failing streak and a later identical request starts afresh.
-    streaks: Mutex<HashMap<u64, u32>>,
 }
 
 impl Faults {
     pub fn new(seed: u64, rate: f64, kinds: &[FaultKind], max_consecutive: u32) -> Faults {
-        let enabled = |kind: &FaultKind| kinds.is_empty() || kinds.contains(kind);
+        let enabled = enabled_kinds(&FaultKind::ALL, kinds);
         Faults {
-            seed,
-            rate: if rate.is_finite() {
-                rate.clamp(0.0, 1.0)
-            } else {
-                0.0
-            },
-            transient: FaultKind::ALL
-                .into_iter()
-                .filter(|k| k.is_transient() && enabled(k))
-                .collect(),
-            nonsense: enabled(&FaultKind::NonsenseTickers),
-            max_consecutive,
-            streaks: Mutex::new(HashMap::new()),
+            dice: FaultDice::new(
+                SPLITMIX,
+                seed,
+                if rate.is_finite() {
+                    rate.clamp(0.0, 1.0)
+                } else {
+                    0.0
+                },
+                enabled
+                    .iter()
+                    .copied()
+                    .filter(|k| k.is_transient())
+                    .collect(),
+                max_consecutive,
+                FaultTags {
+                    roll: tag::FAULT,
+                    kind: tag::FAULT_KIND,
+                },
+            ),
+            nonsense: enabled.contains(&FaultKind::NonsenseTickers),
         }
     }
 
     /// Decides one request's fate. `request_key` identifies the request without the access
     /// key; `has_data` says whether the answer is a success; `is_history` a share history.
     pub fn decide(&self, request_key: u64, has_data: bool, is_history: bool) -> Decision {
-        if self.rate <= 0.0 {
+        let rate = self.dice.rate();
+        if rate <= 0.0 {
             return Decision::Clean;
         }
-        let mut streaks = self.streaks.lock().unwrap_or_else(|e| e.into_inner());
-        let streak = streaks.get(&request_key).copied().unwrap_or(0);
-        let capped = self.max_consecutive != 0 && streak >= self.max_consecutive;
-        let candidates: Vec<FaultKind> = self
-            .transient
-            .iter()
-            .copied()
-            .filter(|k| has_data || !k.needs_data())
-            .collect();
-        let roll = hash(self.seed, &[tag::FAULT, request_key, u64::from(streak)]);
-        if !capped && !candidates.is_empty() && unit(roll) < self.rate {
-            let pick = mix64(roll ^ tag::FAULT_KIND) % candidates.len() as u64;
-            streaks.insert(request_key, streak + 1);
-            return Decision::Fail(candidates[pick as usize]);
+        if let Some(kind) = self.dice.roll(request_key, |k| has_data || !k.needs_data()) {
+            return Decision::Fail(kind);
         }
-        streaks.remove(&request_key);
-        let nonsense_roll = hash(self.seed, &[tag::NONSENSE, request_key]);
-        if self.nonsense && has_data && is_history && unit(nonsense_roll) < self.rate {
+        let nonsense_roll = hash(self.dice.seed(), &[tag::NONSENSE, request_key]);
+        if self.nonsense && has_data && is_history && unit(nonsense_roll) < rate {
             Decision::Nonsense
         } else {
             Decision::Clean

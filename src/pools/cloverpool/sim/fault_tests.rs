@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::server::Reply;
 use super::world::{DAY, HOUR};
 use super::*;
+use crate::pools::sim_common::testing::{parse_args, try_parse_args};
 
 /// 2026-01-11 14:20:34 UTC.
 const NOW: i64 = 1_767_225_600 + 10 * DAY + 14 * HOUR + 20 * 60 + 34;
@@ -398,13 +399,7 @@ fn nonsense_tickers_are_extra_and_every_one_breaks_a_rule() {
 
 #[test]
 fn simulate_args_take_the_fault_options() {
-    use clap::Parser;
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: SimulateArgs,
-    }
-    let cli = Cli::parse_from([
+    let args: SimulateArgs = parse_args(&[
         "poolhist",
         "--fault-rate",
         "0.25",
@@ -413,7 +408,7 @@ fn simulate_args_take_the_fault_options() {
         "--fault-slow-ms",
         "1500",
     ]);
-    let config = cli.args.config();
+    let config = args.config();
     assert_eq!(config.fault_rate, 0.25);
     assert_eq!(
         config.fault_kinds,
@@ -426,9 +421,9 @@ fn simulate_args_take_the_fault_options() {
     );
     assert_eq!(config.fault_slow_ms, 1_500);
     assert_eq!(config.fault_max_consecutive, 4);
-    assert!(Cli::try_parse_from(["poolhist", "--fault-rate", "1.5"]).is_err());
-    assert!(Cli::try_parse_from(["poolhist", "--fault-kinds", "meteor"]).is_err());
-    let defaults = Cli::parse_from(["poolhist"]).args.config();
+    assert!(try_parse_args::<SimulateArgs>(&["poolhist", "--fault-rate", "1.5"]).is_err());
+    assert!(try_parse_args::<SimulateArgs>(&["poolhist", "--fault-kinds", "meteor"]).is_err());
+    let defaults = parse_args::<SimulateArgs>(&["poolhist"]).config();
     assert_eq!(defaults.fault_rate, 0.0);
     assert!(defaults.fault_kinds.is_empty());
     assert_eq!(defaults.fault_slow_ms, 3_000);

@@ -35,11 +35,12 @@ mod world;
 #[cfg(test)]
 mod fault_tests;
 #[cfg(test)]
+mod golden_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context as _;
 
@@ -48,6 +49,7 @@ use crate::model::Dimension;
 pub use fault::FaultKind;
 pub use server::{serve, spawn_local};
 
+use crate::pools::sim_common::{announce, bind_listen, tally, zero, SimClock};
 use fault::Faults;
 use world::{floor_to, Series, World};
 
@@ -221,31 +223,6 @@ struct Counters {
     nonsense_tickers: AtomicU64,
 }
 
-/// The simulator's clock: the system time, or a fixed time that tests set and move.
-struct SimClock {
-    /// `FOLLOW_SYSTEM`, or the fixed time.
-    fixed: AtomicI64,
-    /// Subtracted from the time above: a pool publishing late.
-    lag: i64,
-}
-
-const FOLLOW_SYSTEM: i64 = i64::MIN;
-
-impl SimClock {
-    /// The real time: the system's, or the fixed one.
-    fn real(&self) -> i64 {
-        match self.fixed.load(Ordering::SeqCst) {
-            FOLLOW_SYSTEM => chrono::Utc::now().timestamp(),
-            fixed => fixed,
-        }
-    }
-
-    /// The pool's time.
-    fn now(&self) -> i64 {
-        self.real() - self.lag
-    }
-}
-
 /// The simulated pool: world, clock and counters. Shared by the server's tasks (`Send + Sync`).
 pub struct Simulator {
     config: SimConfig,
@@ -263,10 +240,7 @@ impl Simulator {
         let start = config.now.unwrap_or_else(|| chrono::Utc::now().timestamp());
         let world = World::new(&config, start);
         Simulator {
-            clock: SimClock {
-                fixed: AtomicI64::new(config.now.unwrap_or(FOLLOW_SYSTEM)),
-                lag: config.clock_lag_secs,
-            },
+            clock: SimClock::new(config.now, config.clock_lag_secs),
             world,
             faults: Faults::new(
                 config.seed,
@@ -285,12 +259,12 @@ impl Simulator {
 
     /// Fixes the real clock at `ts` (Unix seconds); the pool's stands `clock_lag_secs` behind.
     pub fn set_now(&self, ts: i64) {
-        self.clock.fixed.store(ts, Ordering::SeqCst);
+        self.clock.set(ts);
     }
 
     /// Moves the clock on by `secs` (fixing it, if it followed the system clock).
     pub fn advance(&self, secs: i64) {
-        self.set_now(self.clock.real().saturating_add(secs));
+        self.clock.advance(secs);
     }
 
     pub fn now(&self) -> i64 {
@@ -338,36 +312,24 @@ impl Simulator {
     }
 
     pub fn stats(&self) -> SimStats {
-        let requests_by_kind: BTreeMap<EndpointKind, u64> = EndpointKind::ALL
-            .iter()
-            .zip(&self.counters.requests)
-            .map(|(&kind, count)| (kind, count.load(Ordering::Relaxed)))
-            .collect();
+        let requests_by_kind = tally(&EndpointKind::ALL, &self.counters.requests, false);
         SimStats {
             requests: requests_by_kind.values().sum(),
             requests_by_kind,
             tickers_served: self.counters.tickers.load(Ordering::Relaxed),
             errors_served: self.counters.errors.load(Ordering::Relaxed),
-            faults_by_kind: FaultKind::ALL
-                .iter()
-                .zip(&self.counters.faults)
-                .map(|(&kind, count)| (kind, count.load(Ordering::Relaxed)))
-                .filter(|(_, count)| *count > 0)
-                .collect(),
+            faults_by_kind: tally(&FaultKind::ALL, &self.counters.faults, true),
             nonsense_tickers_served: self.counters.nonsense_tickers.load(Ordering::Relaxed),
         }
     }
 
     pub fn reset_stats(&self) {
-        for count in &self.counters.requests {
-            count.store(0, Ordering::Relaxed);
-        }
-        self.counters.tickers.store(0, Ordering::Relaxed);
-        self.counters.errors.store(0, Ordering::Relaxed);
-        for count in &self.counters.faults {
-            count.store(0, Ordering::Relaxed);
-        }
-        self.counters.nonsense_tickers.store(0, Ordering::Relaxed);
+        let counters = &self.counters;
+        zero(counters.requests.iter().chain(&counters.faults).chain([
+            &counters.tickers,
+            &counters.errors,
+            &counters.nonsense_tickers,
+        ]));
     }
 }
 
@@ -470,18 +432,9 @@ impl SimulateArgs {
 
 /// Binds, prints `listening on http://HOST:PORT/v1` as the first stdout line, serves until Ctrl-C.
 pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let addr = listener
-        .local_addr()
-        .context("cannot read the bound address")?;
+    let (listener, addr) = bind_listen(&args.listen).await?;
     let sim = std::sync::Arc::new(Simulator::new(args.config()));
-    {
-        let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "listening on http://{addr}/v1")?;
-        stdout.flush()?;
-    }
+    announce(&format!("http://{addr}/v1"))?;
     tracing::info!(
         workers = args.workers,
         seed = args.seed,

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Map, Value};
@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::model::Dimension;
+use crate::pools::sim_common::{http_response, spawn_on_loopback};
 
 use super::fault::{self, Decision, FaultKind};
 use super::wire::{self, NumberStyle, UNITS};
@@ -34,10 +35,7 @@ pub async fn serve(sim: Arc<Simulator>, listener: TcpListener) -> std::io::Resul
 pub async fn spawn_local(
     sim: Arc<Simulator>,
 ) -> std::io::Result<(String, JoinHandle<std::io::Result<()>>)> {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-    let addr = listener.local_addr()?;
-    let task = tokio::spawn(serve(sim, listener));
-    Ok((format!("http://{addr}/v1"), task))
+    spawn_on_loopback("/v1", |listener| serve(sim, listener)).await
 }
 
 pub(crate) async fn serve_until(
@@ -122,18 +120,12 @@ async fn send(reply: Reply) -> Response {
         // `panic = "abort"` this would end the process: the simulator is built with unwind.)
         std::panic::resume_unwind(Box::new("simulated connection reset"));
     }
-    let mut response = (
+    http_response(
         reply.status,
-        [(header::CONTENT_TYPE, reply.content_type)],
+        reply.content_type,
+        reply.retry_after,
         reply.body,
     )
-        .into_response();
-    if let Some(seconds) = reply.retry_after {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static(seconds));
-    }
-    response
 }
 
 async fn groups(State(sim): State<Arc<Simulator>>, query: QueryParams) -> Response {

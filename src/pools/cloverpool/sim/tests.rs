@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::world::{DAY, HOUR};
 use super::*;
+use crate::pools::sim_common::testing::parse_args;
 
 /// 2026-01-11 14:20:34 UTC: mid-hour, so the current slot is partly filled.
 const NOW: i64 = 1_767_225_600 + 10 * DAY + 14 * HOUR + 20 * 60 + 34;
@@ -857,13 +858,7 @@ fn stats_count_requests_by_kind_and_tickers_served() {
 
 #[test]
 fn simulate_args_build_the_config() {
-    use clap::Parser;
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: SimulateArgs,
-    }
-    let cli = Cli::parse_from([
+    let args: SimulateArgs = parse_args(&[
         "poolhist",
         "--workers",
         "7",
@@ -872,7 +867,7 @@ fn simulate_args_build_the_config() {
         "--now",
         "5",
     ]);
-    let config = cli.args.config();
+    let config = args.config();
     assert_eq!(config.workers, 7);
     assert_eq!(config.now, Some(5));
     assert_eq!(config.worker_hours, 72);

@@ -33,34 +33,16 @@ pub(crate) mod tag {
     pub const NONSENSE: u64 = 42;
 }
 
-/// splitmix64's finalizer: a cheap, well-mixed 64-bit hash step.
-pub(crate) fn mix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-pub(crate) fn hash(seed: u64, parts: &[u64]) -> u64 {
-    parts
-        .iter()
-        .fold(mix64(seed ^ 0x005E_ED0F_9001), |h, &p| mix64(h ^ p))
-}
+use crate::pools::sim_common::{assign_by_plan, rank_by_hash, share_of, SPLITMIX};
+pub(crate) use crate::pools::sim_common::{
+    floor_to, splitmix64 as mix64, splitmix_hash as hash, unit,
+};
 
 /// FNV-1a, to fold request text into a hash.
 pub(crate) fn hash_str(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3)
     })
-}
-
-/// Uniform in [0, 1).
-pub(crate) fn unit(h: u64) -> f64 {
-    (h >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-}
-
-pub(crate) fn floor_to(ts: i64, step: i64) -> i64 {
-    ts.div_euclid(step) * step
 }
 
 pub(crate) struct Group {
@@ -140,7 +122,7 @@ impl World {
         }
 
         let lives = assign_lives(seed, n);
-        let oddities = rank_by_hash(seed, tag::ODDITY, n);
+        let oddities = rank_by_hash(SPLITMIX, seed, tag::ODDITY, n);
         let mut ids_seen = HashSet::new();
         let mut workers = Vec::with_capacity(n);
         for (i, &life) in lives.iter().enumerate() {
@@ -421,34 +403,19 @@ impl Accumulator {
     }
 }
 
-/// Worker indices ordered by a hash: a deterministic shuffle.
-fn rank_by_hash(seed: u64, tag: u64, n: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by_key(|&i| hash(seed, &[tag, i as u64]));
-    order
-}
-
 /// Fixed shares of each life category (at least one each from 5 workers up), spread by hash.
 fn assign_lives(seed: u64, n: usize) -> Vec<Life> {
-    let mut lives = vec![Life::Veteran; n];
     if n < 5 {
-        return lives;
+        return vec![Life::Veteran; n];
     }
-    let share = |percent: usize| (n * percent).div_ceil(100);
     let plan = [
-        (Life::Dead, share(8)),
-        (Life::Inactive, share(6)),
-        (Life::JoinedHoursAgo, share(5)),
-        (Life::JoinedDaysAgo, share(8)),
-        (Life::JoinedMonthsAgo, share(6)),
+        (Life::Dead, share_of(n, 8)),
+        (Life::Inactive, share_of(n, 6)),
+        (Life::JoinedHoursAgo, share_of(n, 5)),
+        (Life::JoinedDaysAgo, share_of(n, 8)),
+        (Life::JoinedMonthsAgo, share_of(n, 6)),
     ];
-    let mut order = rank_by_hash(seed, tag::CATEGORY, n).into_iter();
-    for (life, count) in plan {
-        for i in order.by_ref().take(count) {
-            lives[i] = life;
-        }
-    }
-    lives
+    assign_by_plan(SPLITMIX, seed, tag::CATEGORY, n, Life::Veteran, &plan)
 }
 
 fn life_span(life: Life, anchor_ts: i64, config: &SimConfig, key: u64) -> (i64, Option<i64>) {

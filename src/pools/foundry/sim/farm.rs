@@ -33,23 +33,10 @@ pub(super) mod tag {
     pub const FAULT_KIND: u64 = 141;
 }
 
-/// MurmurHash3's 64-bit finalizer.
-pub(super) fn fmix(mut x: u64) -> u64 {
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
-    x ^ (x >> 33)
-}
-
-/// A hash of the seed and a few numbers, order-sensitive.
-pub(super) fn mixed(seed: u64, parts: &[u64]) -> u64 {
-    let mut h = fmix(seed ^ 0x6A09_E667_F3BC_C909);
-    for (i, &part) in parts.iter().enumerate() {
-        h = fmix(h.rotate_left(17) ^ part.wrapping_add(i as u64).wrapping_mul(0x2545_F491));
-    }
-    h
-}
+use crate::pools::sim_common::{assign_by_plan, rank_by_hash, share_of, MURMUR};
+pub(super) use crate::pools::sim_common::{
+    floor_to, murmur_fmix as fmix, murmur_hash as mixed, unit,
+};
 
 /// A hash of text, eight bytes at a time.
 pub(super) fn text_hash(text: &str) -> u64 {
@@ -59,15 +46,6 @@ pub(super) fn text_hash(text: &str) -> u64 {
             let word = chunk.iter().fold(0u64, |w, &b| (w << 8) | u64::from(b));
             fmix(h.rotate_left(29) ^ word)
         })
-}
-
-/// Uniform in [0, 1).
-pub(super) fn fraction(h: u64) -> f64 {
-    (h >> 11) as f64 / (1u64 << 53) as f64
-}
-
-pub(super) fn floor_to(ts: i64, step: i64) -> i64 {
-    ts.div_euclid(step) * step
 }
 
 /// Accepted, stale and rejected hashrate, GH/s.
@@ -191,14 +169,14 @@ impl Farm {
         let anchor = floor_to(start_ts, HOUR);
         let n = config.workers as usize;
         let lives = assign_lives(seed, n);
-        let odd_rank = rank_by_hash(seed, tag::ODD_NAME, n);
+        let odd_rank = rank_by_hash(MURMUR, seed, tag::ODD_NAME, n);
         let racks = (n / 12).max(1);
         let mut ids = HashSet::new();
         let mut names = HashSet::new();
         let mut workers = Vec::with_capacity(n);
         for (i, &life) in lives.iter().enumerate() {
             let key = mixed(seed, &[tag::KEY, i as u64]);
-            let u = |what: u64| fraction(mixed(key, &[what]));
+            let u = |what: u64| unit(mixed(key, &[what]));
             let (model, model_ghs) = MODELS[(key >> 20) as usize % MODELS.len()];
             let rack = 1 + (key >> 32) as usize % racks;
             let mut name = format!("{}.r{rack:02}-{model}-{:03}", config.sub_account, i + 1);
@@ -266,13 +244,13 @@ impl Farm {
 
     fn is_down(&self, w: &Worker, hour_ts: i64) -> bool {
         let hour = hour_ts.div_euclid(HOUR);
-        if fraction(mixed(w.key, &[tag::DOWN_HOUR, hour as u64])) < w.down_hour_p {
+        if unit(mixed(w.key, &[tag::DOWN_HOUR, hour as u64])) < w.down_hour_p {
             return true;
         }
         // Runs of 2..10 hours, at most one per 2-day block.
         let block = hour.div_euclid(48);
         let run = mixed(w.key, &[tag::DOWN_RUN, block as u64]);
-        if fraction(run) >= w.down_run_p {
+        if unit(run) >= w.down_run_p {
             return false;
         }
         let start = ((run >> 12) % 48) as i64;
@@ -296,18 +274,17 @@ impl Farm {
         let hod = hour_ts.rem_euclid(DAY) as f64 / HOUR as f64;
         let (amplitude, peak) = w.swing;
         let swing = 1.0 + amplitude * (std::f64::consts::TAU * (hod - peak) / 24.0).cos();
-        let noise = 1.0 + 0.04 * (fraction(mixed(w.key, &[tag::NOISE, hour])) - 0.5);
+        let noise = 1.0 + 0.04 * (unit(mixed(w.key, &[tag::NOISE, hour])) - 0.5);
         let part = (to - from) as f64 / HOUR as f64;
         let total = (w.base_ghs * swing * noise * part).round();
         let spike = mixed(w.key, &[tag::SPIKE, hour]);
-        let bad = if fraction(spike) < w.spike_p {
-            0.02 + 0.13 * fraction(fmix(spike))
+        let bad = if unit(spike) < w.spike_p {
+            0.02 + 0.13 * unit(fmix(spike))
         } else {
             0.0
         };
-        let stale_f =
-            w.stale_base * (0.5 + fraction(mixed(w.key, &[tag::STALE, hour]))) + bad / 3.0;
-        let reject_f = w.reject_base * (0.5 + fraction(mixed(w.key, &[tag::REJECT, hour]))) + bad;
+        let stale_f = w.stale_base * (0.5 + unit(mixed(w.key, &[tag::STALE, hour]))) + bad / 3.0;
+        let reject_f = w.reject_base * (0.5 + unit(mixed(w.key, &[tag::REJECT, hour]))) + bad;
         let stale = (total * stale_f).round();
         let rejected = (total * reject_f).round();
         Some(Shares {
@@ -329,7 +306,7 @@ impl Farm {
             return Some(last);
         }
         let minute = (elapsed / 60) as u64;
-        let u = fraction(mixed(w.key, &[tag::LIVE, hour_ts as u64, minute]));
+        let u = unit(mixed(w.key, &[tag::LIVE, hour_ts as u64, minute]));
         let remaining = 1.0 - elapsed as f64 / HOUR as f64;
         Some(last.scaled_whole(1.0 + 0.3 * remaining * (u - 0.5)))
     }
@@ -423,7 +400,7 @@ impl Farm {
         let minute = now.div_euclid(60) as u64;
         let mut rates = [0.0; 3];
         for (k, (rate, spread)) in rates.iter_mut().zip([0.12, 0.06, 0.02]).enumerate() {
-            let u = fraction(mixed(w.key, &[tag::REALTIME, k as u64, minute, sample]));
+            let u = unit(mixed(w.key, &[tag::REALTIME, k as u64, minute, sample]));
             *rate = (total * (1.0 + spread * (u - 0.5))).round();
         }
         (rates, hour.over(total.max(1.0)))
@@ -459,36 +436,21 @@ impl Farm {
     }
 }
 
-/// Worker indices ordered by a hash: a deterministic shuffle.
-fn rank_by_hash(seed: u64, what: u64, n: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by_key(|&i| mixed(seed, &[what, i as u64]));
-    order
-}
-
 /// Fixed shares of each life (at least one each from 8 workers up), spread by hash.
 fn assign_lives(seed: u64, n: usize) -> Vec<Life> {
-    let mut lives = vec![Life::Veteran; n];
     if n < 8 {
-        return lives;
+        return vec![Life::Veteran; n];
     }
-    let share = |percent: usize| (n * percent).div_ceil(100);
     let plan = [
-        (Life::Dead, share(8)),
-        (Life::StoppedRecently, share(5)),
-        (Life::StopsLater, share(4)),
-        (Life::JoinedHoursAgo, share(5)),
-        (Life::JoinedDaysAgo, share(8)),
-        (Life::JoinedMonthsAgo, share(6)),
-        (Life::JoinsLater, share(5)),
+        (Life::Dead, share_of(n, 8)),
+        (Life::StoppedRecently, share_of(n, 5)),
+        (Life::StopsLater, share_of(n, 4)),
+        (Life::JoinedHoursAgo, share_of(n, 5)),
+        (Life::JoinedDaysAgo, share_of(n, 8)),
+        (Life::JoinedMonthsAgo, share_of(n, 6)),
+        (Life::JoinsLater, share_of(n, 5)),
     ];
-    let mut order = rank_by_hash(seed, tag::LIFE, n).into_iter();
-    for (life, count) in plan {
-        for i in order.by_ref().take(count) {
-            lives[i] = life;
-        }
-    }
-    lives
+    assign_by_plan(MURMUR, seed, tag::LIFE, n, Life::Veteran, &plan)
 }
 
 /// `(first share, stop)`, at odd seconds: pools see miners come and go mid-hour.

@@ -4,10 +4,8 @@
 //! no part) and how many times in a row that request has just failed. Each retry is a new roll,
 //! and after `max_consecutive` failures in a row the request gets through.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
-use super::farm::{fmix, fraction, mixed, tag};
+use super::farm::tag;
+use crate::pools::sim_common::{enabled_kinds, FaultDice, FaultTags, MURMUR};
 
 /// One way the pool, or the proxy in front of it, fails a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
@@ -80,70 +78,41 @@ impl FoundryFaultKind {
 
 /// The fault settings and each failing request's current streak.
 pub(super) struct Faults {
-    seed: u64,
-    rate: f64,
-    kinds: Vec<FoundryFaultKind>,
-    max_consecutive: u32,
-    /// Request key -> failures in a row; dropped when the request gets through, so the map
-    /// holds only requests in a failing streak.
-    streaks: Mutex<HashMap<u64, u32>>,
+    dice: FaultDice<FoundryFaultKind>,
 }
 
 impl Faults {
     pub fn new(seed: u64, rate: f64, kinds: &[FoundryFaultKind], max_consecutive: u32) -> Faults {
         Faults {
-            seed,
-            // NaN reads as "never".
-            rate: if rate.is_nan() {
-                0.0
-            } else {
-                rate.clamp(0.0, 1.0)
-            },
-            kinds: FoundryFaultKind::ALL
-                .into_iter()
-                .filter(|k| kinds.is_empty() || kinds.contains(k))
-                .collect(),
-            max_consecutive,
-            streaks: Mutex::new(HashMap::new()),
+            dice: FaultDice::new(
+                MURMUR,
+                seed,
+                // NaN reads as "never".
+                if rate.is_nan() {
+                    0.0
+                } else {
+                    rate.clamp(0.0, 1.0)
+                },
+                enabled_kinds(&FoundryFaultKind::ALL, kinds),
+                max_consecutive,
+                FaultTags {
+                    roll: tag::FAULT,
+                    kind: tag::FAULT_KIND,
+                },
+            ),
         }
     }
 
     /// The fault for this try of the request, if any. `has_body` says whether the answer has
     /// a body worth cutting (so an empty one is never "truncated" into a valid one).
     pub fn decide(&self, request_key: u64, has_body: bool) -> Option<FoundryFaultKind> {
-        if self.rate <= 0.0 {
-            return None;
-        }
-        let cuttable = |k: &FoundryFaultKind| {
+        self.dice.roll(request_key, |k| {
             has_body
                 || !matches!(
                     k,
                     FoundryFaultKind::TruncatedJson | FoundryFaultKind::CutMidStream
                 )
-        };
-        let mut failing = self.streaks.lock().unwrap_or_else(|e| e.into_inner());
-        let so_far = failing.get(&request_key).map_or(0, |&n| n);
-        let may_fail = self.max_consecutive == 0 || so_far < self.max_consecutive;
-        let dice = mixed(self.seed, &[tag::FAULT, request_key, u64::from(so_far)]);
-        let chosen = may_fail
-            .then(|| fraction(dice) < self.rate)
-            .filter(|&hit| hit)
-            .and_then(|_| {
-                let usable: Vec<FoundryFaultKind> =
-                    self.kinds.iter().copied().filter(cuttable).collect();
-                let index = fmix(dice ^ tag::FAULT_KIND).checked_rem(usable.len() as u64)?;
-                usable.get(index as usize).copied()
-            });
-        match chosen {
-            Some(_) => {
-                failing.insert(request_key, so_far + 1);
-            }
-            // Through at last: the next identical request starts a fresh streak.
-            None => {
-                failing.remove(&request_key);
-            }
-        }
-        chosen
+        })
     }
 }
 

@@ -51,17 +51,20 @@ mod server;
 mod wire;
 
 #[cfg(test)]
+mod golden_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context as _;
 
 pub use fault::FoundryFaultKind;
 pub use server::{serve, spawn_local};
+pub use wire::read_time;
 
+use crate::pools::sim_common::{announce, bind_listen, tally, zero, SimClock};
 use farm::{floor_to, Farm, DAY, HOUR};
 use fault::Faults;
 
@@ -247,14 +250,11 @@ struct Counters {
     faults: [AtomicU64; FoundryFaultKind::ALL.len()],
 }
 
-/// `FOLLOW_SYSTEM` in `FoundrySim::clock` follows the system clock.
-const FOLLOW_SYSTEM: i64 = i64::MIN;
-
 /// The simulated pool: farm, clock and counters. Shared by the server's tasks.
 pub struct FoundrySim {
     config: FoundrySimConfig,
     farm: Farm,
-    clock: AtomicI64,
+    clock: SimClock,
     counters: Counters,
     faults: Faults,
 }
@@ -267,7 +267,7 @@ impl FoundrySim {
         let start = config.now.unwrap_or_else(|| chrono::Utc::now().timestamp());
         FoundrySim {
             farm: Farm::new(&config, start),
-            clock: AtomicI64::new(config.now.unwrap_or(FOLLOW_SYSTEM)),
+            clock: SimClock::new(config.now, 0),
             faults: Faults::new(
                 config.seed,
                 config.fault_rate,
@@ -285,19 +285,16 @@ impl FoundrySim {
 
     /// Fixes the clock at `ts` (Unix seconds).
     pub fn set_now(&self, ts: i64) {
-        self.clock.store(ts, Ordering::SeqCst);
+        self.clock.set(ts);
     }
 
     /// Moves the clock on by `secs` (fixing it, if it followed the system clock).
     pub fn advance(&self, secs: i64) {
-        self.set_now(self.now().saturating_add(secs));
+        self.clock.advance(secs);
     }
 
     pub fn now(&self) -> i64 {
-        match self.clock.load(Ordering::SeqCst) {
-            FOLLOW_SYSTEM => chrono::Utc::now().timestamp(),
-            fixed => fixed,
-        }
+        self.clock.now()
     }
 
     /// The workers the list holds now (those that have joined), in id order.
@@ -362,36 +359,25 @@ impl FoundrySim {
 
     pub fn stats(&self) -> FoundrySimStats {
         let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-        let mut stats = FoundrySimStats {
+        let requests_by_kind = tally(&FoundryEndpoint::ALL, &self.counters.requests, false);
+        FoundrySimStats {
+            requests: requests_by_kind.values().sum(),
+            requests_by_kind,
             points_served: read(&self.counters.points),
             errors_served: read(&self.counters.errors),
-            ..FoundrySimStats::default()
-        };
-        for (kind, counter) in FoundryEndpoint::ALL
-            .into_iter()
-            .zip(&self.counters.requests)
-        {
-            stats.requests += read(counter);
-            stats.requests_by_kind.insert(kind, read(counter));
+            faults_by_kind: tally(&FoundryFaultKind::ALL, &self.counters.faults, true),
         }
-        for (kind, counter) in FoundryFaultKind::ALL.into_iter().zip(&self.counters.faults) {
-            if read(counter) > 0 {
-                stats.faults_by_kind.insert(kind, read(counter));
-            }
-        }
-        stats
     }
 
     pub fn reset_stats(&self) {
-        let all = self
-            .counters
-            .requests
-            .iter()
-            .chain(&self.counters.faults)
-            .chain([&self.counters.points, &self.counters.errors]);
-        for count in all {
-            count.store(0, Ordering::Relaxed);
-        }
+        let counters = &self.counters;
+        zero(
+            counters
+                .requests
+                .iter()
+                .chain(&counters.faults)
+                .chain([&counters.points, &counters.errors]),
+        );
     }
 }
 
@@ -473,18 +459,9 @@ impl FoundrySimulateArgs {
 
 /// Binds, prints `listening on http://HOST:PORT` as the first stdout line, serves until Ctrl-C.
 pub async fn run(args: FoundrySimulateArgs) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let addr = listener
-        .local_addr()
-        .context("cannot read the bound address")?;
+    let (listener, addr) = bind_listen(&args.listen).await?;
     let sim = std::sync::Arc::new(FoundrySim::new(args.config()));
-    {
-        let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "listening on http://{addr}")?;
-        stdout.flush()?;
-    }
+    announce(&format!("http://{addr}"))?;
     tracing::info!(
         workers = args.workers,
         seed = args.seed,

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
@@ -22,6 +22,7 @@ use super::farm::{floor_to, fmix, mixed, tag, text_hash, Shares, Worker, DAY, HO
 use super::fault::{self, FoundryFaultKind};
 use super::wire::{self, NumberStyle, SeriesStyle, TimeStyle};
 use super::{FoundryEndpoint, FoundrySeries, FoundrySim};
+use crate::pools::sim_common::{http_response, spawn_on_loopback};
 
 /// Serves on an already-bound listener until the task is aborted.
 pub async fn serve(sim: Arc<FoundrySim>, listener: TcpListener) -> std::io::Result<()> {
@@ -37,10 +38,7 @@ pub async fn serve(sim: Arc<FoundrySim>, listener: TcpListener) -> std::io::Resu
 pub async fn spawn_local(
     sim: Arc<FoundrySim>,
 ) -> std::io::Result<(String, JoinHandle<std::io::Result<()>>)> {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-    let addr = listener.local_addr()?;
-    let task = tokio::spawn(serve(sim, listener));
-    Ok((format!("http://{addr}"), task))
+    spawn_on_loopback("", |listener| serve(sim, listener)).await
 }
 
 pub(super) async fn serve_until(
@@ -179,18 +177,7 @@ async fn send(reply: Reply, tap: &Tap) -> Response {
         Delivery::Reset => tap.reset(),
     }
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = (
-        status,
-        [(header::CONTENT_TYPE, reply.content_type)],
-        reply.body,
-    )
-        .into_response();
-    if let Some(seconds) = reply.retry_after {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static(seconds));
-    }
-    response
+    http_response(status, reply.content_type, reply.retry_after, reply.body)
 }
 
 /// One request as the handlers pass it on: plain data, so the tests can build it too.

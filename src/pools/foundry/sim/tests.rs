@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::farm::{DAY, HOUR};
 use super::server::{Call, Delivery, Reply};
 use super::*;
+use crate::pools::sim_common::testing::{parse_args, try_parse_args, Cli};
 
 /// 2026-01-11 14:20:34 UTC: mid-hour, so the live bucket is partly filled.
 const NOW: i64 = 1_767_225_600 + 10 * DAY + 14 * HOUR + 20 * 60 + 34;
@@ -22,7 +23,7 @@ fn sim_with(workers: u32, tweak: impl FnOnce(&mut FoundrySimConfig)) -> FoundryS
     FoundrySim::new(config)
 }
 
-fn raw(
+pub(super) fn raw(
     sim: &FoundrySim,
     kind: FoundryEndpoint,
     sub: &str,
@@ -61,16 +62,10 @@ fn get(
     (reply.status, body)
 }
 
-/// A served element read as a client should: `ts` from `time` (no offset = UTC).
+/// A served element's `time`, read as a client should.
 fn time_of(element: &Value) -> i64 {
     let text = element["time"].as_str().expect("time is a string");
-    chrono::DateTime::parse_from_rfc3339(text)
-        .map(|t| t.timestamp())
-        .or_else(|_| {
-            chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
-                .map(|t| t.and_utc().timestamp())
-        })
-        .expect("time is RFC 3339 or without offset")
+    read_time(text).expect("time is RFC 3339 or without offset")
 }
 
 /// `ts -> accepted GH/s` of a series answer.
@@ -152,14 +147,14 @@ fn the_key_is_echoed_only_when_asked() {
 fn unknown_sub_accounts_and_workers() {
     let sim = sim_with(12, |_| {});
     let key = sim.config().access_key.clone();
-    for kind in [
-        FoundryEndpoint::Workers,
-        FoundryEndpoint::Worker,
-        FoundryEndpoint::SubAccountHour,
-        FoundryEndpoint::SubAccountDay,
-        FoundryEndpoint::WorkerHour,
-        FoundryEndpoint::WorkerDay,
-    ] {
+    // Every endpoint under a sub-account.
+    let under_sub = FoundryEndpoint::ALL.into_iter().filter(|kind| {
+        !matches!(
+            kind,
+            FoundryEndpoint::AuthenticationTest | FoundryEndpoint::Coins | FoundryEndpoint::Unknown
+        )
+    });
+    for kind in under_sub {
         let reply = raw(&sim, kind, "nosuch", Some("1"), &[], Some(&key));
         assert_eq!(reply.status, 404, "{kind:?}");
     }
@@ -691,14 +686,9 @@ fn the_default_sort_drifts_between_pages_and_worker_name_does_not() {
 
 #[test]
 fn the_command_line_sets_the_config() {
-    use clap::{CommandFactory as _, Parser as _};
-    #[derive(clap::Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: FoundrySimulateArgs,
-    }
-    Cli::command().debug_assert();
-    let cli = Cli::try_parse_from([
+    use clap::CommandFactory as _;
+    Cli::<FoundrySimulateArgs>::command().debug_assert();
+    let args: FoundrySimulateArgs = parse_args(&[
         "sim",
         "--workers",
         "5",
@@ -710,14 +700,13 @@ fn the_command_line_sets_the_config() {
         "farm9",
         "--fault-kinds",
         "cut-mid-stream,too-many-requests",
-    ])
-    .expect("valid arguments");
-    let config = cli.args.config();
+    ]);
+    let config = args.config();
     assert_eq!((config.workers, config.now), (5, Some(1_767_225_600)));
     assert_eq!(
         (config.fault_rate, config.sub_account.as_str()),
         (0.25, "farm9")
     );
     assert_eq!(config.fault_kinds.len(), 2);
-    assert!(Cli::try_parse_from(["sim", "--fault-rate", "1.5"]).is_err());
+    assert!(try_parse_args::<FoundrySimulateArgs>(&["sim", "--fault-rate", "1.5"]).is_err());
 }

@@ -47,6 +47,18 @@ impl TimeStyle {
     }
 }
 
+/// A served `time` read back as a client should (Unix seconds): RFC 3339, or without an offset
+/// meant as UTC; every `TimeStyle` reads back to the `ts` it spelled.
+pub fn read_time(text: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.timestamp())
+        .or_else(|_| {
+            chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+                .map(|t| t.and_utc().timestamp())
+        })
+        .ok()
+}
+
 /// What `unixTime` holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum UnixStyle {
