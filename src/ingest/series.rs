@@ -89,6 +89,12 @@ impl FetchShared {
         self.learn_history_start(kind, first);
     }
 
+    fn was_shrunk(&self, kind: SeriesKind) -> bool {
+        self.shrunk
+            .lock()
+            .is_ok_and(|shrunk| shrunk.contains(&kind))
+    }
+
     fn learn_history_start(&self, kind: SeriesKind, first: i64) {
         if let Ok(mut starts) = self.history_starts.lock() {
             let start = starts.entry(kind).or_insert(first);
@@ -394,7 +400,11 @@ async fn fetch_series_pages(
     // Nor are slots the pool still keeps: a pool may leave out buckets without shares, so a
     // first point later than what it keeps is a silent worker, not lost history (unless the
     // pool was seen deleting what it had served).
-    let kept_from = newest_slot - (i64::from(job.retention_slots.max(1)) - 1) * step;
+    let kept_from = match shared.history_start(kind) {
+        // This run saw the pool delete history of the kind: it keeps from there now.
+        Some(start) if deleted || shared.was_shrunk(kind) => start,
+        _ => newest_slot - (i64::from(job.retention_slots.max(1)) - 1) * step,
+    };
     last.expired_gap = watermark.filter(|_| edge_seen).and_then(|w| {
         let first = first_served.or_else(|| shared.history_start(kind))?;
         let until = if deleted { first } else { first.min(kept_from) } - step;
