@@ -887,6 +887,7 @@ fn fetch_only(
                 watermark_ts: None,
                 stored: None,
                 newest_with_hashrate: None,
+                last_share_time: None,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?

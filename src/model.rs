@@ -168,6 +168,9 @@ pub struct PoolFacts {
     pub reject_definition: &'static str,
     /// What the pool documents it keeps: the first guess, checked against its answers.
     pub documented_retention: PoolRetention,
+    /// The pool may leave out buckets without shares (a worker down for hours), so a series can
+    /// have holes: a later first point is no proof that history starts there.
+    pub leaves_out_empty_buckets: bool,
     /// The most hourly and daily slots one history request asks for.
     pub max_hours_per_request: u32,
     pub max_days_per_request: u32,

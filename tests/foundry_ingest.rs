@@ -1,7 +1,8 @@
 //! Foundry USA end to end: the ingest against the local Foundry simulator, every stored point
 //! checked against what the simulated pool keeps.
 
-use std::collections::BTreeMap;
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -60,31 +61,13 @@ async fn ingest_at(sim: &FoundrySim, url: &str, db: &Path, now: i64) -> IngestSu
         .unwrap_or_else(|e| panic!("ingest at {now}: {e}"))
 }
 
-/// A stored point: (hashrate H/s, reject fraction, provisional).
-type Stored = BTreeMap<(Option<i64>, String, i64), (f64, f64, bool)>;
+type Stored = common::AccountPoints;
 
 fn stored(db: &Path) -> Stored {
-    let conn = Connection::open(db).unwrap();
-    let mut stmt = conn
-        .prepare(
-            "SELECT worker_id, dimension, ts, hashrate_hs, reject_rate, provisional FROM v_tickers \
-             WHERE pool = 'foundry' AND account = ?1",
-        )
-        .unwrap();
-    let rows = stmt
-        .query_map([SUB_ACCOUNT], |r| {
-            Ok((
-                (r.get(0)?, r.get(1)?, r.get(2)?),
-                (r.get(3)?, r.get(4)?, r.get(5)?),
-            ))
-        })
-        .unwrap();
-    rows.map(Result::unwrap).collect()
+    common::account_points(db, "foundry", SUB_ACCOUNT)
 }
 
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-5 * a.abs().max(b.abs()) + 1e-12
-}
+use common::within_1e5 as close;
 
 /// Every stored point equals the pool's (final points exactly, to 1e-5); every final point the
 /// pool holds with hashrate is stored (a bucket without shares may be left out on the wire).
@@ -227,7 +210,7 @@ async fn faults_on_a_fifth_of_the_requests_change_nothing() {
     let run = ingest_at(&faulty_sim, &faulty_url, &faulty, NOW).await;
     assert!(faulty_sim.stats().faults_served() > 0, "faults were served");
     assert!(run.retries > 0, "{}", run.line());
-    assert_eq!(stored(&faulty), stored(&clean));
+    common::assert_same_points(&stored(&faulty), &stored(&clean));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -246,30 +229,6 @@ async fn a_wrong_key_fails_at_once_without_echoing_it() {
     assert!(text.contains("foundry account farm1"), "{text}");
     assert!(!text.contains(wrong), "{text}");
     assert_eq!(sim.stats().requests, 1, "one request, not retried");
-}
-
-/// Every ticker of one pool's accounts, through the public view.
-fn pool_rows(db: &Path, pool: &str) -> Vec<(Option<i64>, String, i64, f64, f64, bool)> {
-    let conn = Connection::open(db).unwrap();
-    let mut stmt = conn
-        .prepare(
-            "SELECT worker_id, dimension, ts, hashrate_hs, reject_rate, provisional FROM v_tickers \
-             WHERE pool = ?1 ORDER BY worker_id, dimension, ts",
-        )
-        .unwrap();
-    let rows = stmt
-        .query_map([pool], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-            ))
-        })
-        .unwrap();
-    rows.map(Result::unwrap).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -312,9 +271,11 @@ async fn a_cloverpool_account_and_a_foundry_sub_account_share_one_database() {
         "foundry: {:#?}",
         &found[..found.len().min(8)]
     );
-    let clover_rows = pool_rows(&both, "cloverpool");
-    assert!(!clover_rows.is_empty());
-    assert_eq!(clover_rows, pool_rows(&clover_alone, "cloverpool"));
+    let puid = clover_config.puid.to_string();
+    common::assert_same_points(
+        &common::account_points(&both, "cloverpool", &puid),
+        &common::account_points(&clover_alone, "cloverpool", &puid),
+    );
 
     // One public view lists the workers of both, each with its pool and account.
     let conn = Connection::open(&both).unwrap();
@@ -374,4 +335,25 @@ async fn nightly_runs_over_workers_going_down_record_no_lost_history() {
         kept_hours > 0,
         "worker hours older than the pool keeps are kept"
     );
+}
+
+/// A young worker listed first must not move where older workers' history is looked for: on a
+/// pool that leaves out buckets without shares, an old worker silent for weeks would otherwise
+/// look as if its history started after the silence. Every concurrency orders them differently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_order_of_the_series_loses_history_before_a_silence() {
+    for concurrency in [1, 2, 3, 4, 6, 8] {
+        let (sim, url) = start(|_| {}).await;
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("order.db");
+        let mut options = options(&url, KEY, &db, NOW);
+        options.concurrency = concurrency;
+        ingest::run(options).await.expect("ingest");
+        let found = problems(&sim, &db, true);
+        assert!(
+            found.is_empty(),
+            "concurrency {concurrency}: {:#?}",
+            &found[..found.len().min(4)]
+        );
+    }
 }

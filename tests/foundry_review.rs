@@ -3,7 +3,9 @@
 //! broken or hostile Foundry could show and asserts what a user would expect: every stored
 //! point equals the pool's final value, nothing lost, nothing invented, the key kept secret.
 
-use std::collections::{BTreeMap, HashMap};
+mod common;
+
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -729,31 +731,13 @@ async fn run_at(s: &Served, db: &Path, now: i64) -> Result<IngestSummary, Ingest
     ingest::run(options(&s.url, &s.fake.sub, &s.fake.key, db, now)).await
 }
 
-/// (worker, dim, ts) -> (hashrate H/s, reject, provisional)
-type Stored = BTreeMap<(Option<i64>, String, i64), (f64, f64, bool)>;
+type Stored = common::AccountPoints;
 
 fn stored(db: &Path, sub: &str) -> Stored {
-    let conn = Connection::open(db).unwrap();
-    let mut stmt = conn
-        .prepare(
-            "SELECT worker_id, dimension, ts, hashrate_hs, reject_rate, provisional FROM v_tickers \
-             WHERE pool = 'foundry' AND account = ?1",
-        )
-        .unwrap();
-    let rows = stmt
-        .query_map([sub], |r| {
-            Ok((
-                (r.get(0)?, r.get(1)?, r.get(2)?),
-                (r.get(3)?, r.get(4)?, r.get(5)?),
-            ))
-        })
-        .unwrap();
-    rows.map(Result::unwrap).collect()
+    common::account_points(db, "foundry", sub)
 }
 
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-5 * a.abs().max(b.abs()) + 1e-12
-}
+use common::within_1e5 as close;
 
 fn kinds(f: &Fake) -> Vec<Kind> {
     let mut k = vec![Kind::AccHour, Kind::AccDay];

@@ -17,6 +17,9 @@ use crate::store::{PageWrite, PoolKnowledge, SeriesState};
 /// point once usually sends it right the next time, and the watermark must not pass it unseen.
 const REFETCHES_ON_REJECT: u32 = 2;
 
+/// Empty answers in a row after which a window where data was expected is taken as empty.
+const EMPTY_ANSWERS_BELIEVED: u32 = 5;
+
 /// What the fetchers learn and count, shared by all of them.
 #[derive(Debug, Default)]
 pub struct FetchShared {
@@ -255,8 +258,14 @@ async fn fetch_series_pages(
     };
     let newest_slot = known_horizon.unwrap_or(now_slot).min(now_slot);
     let seen_start = shared.history_start(kind);
-    let expected_edge = seen_start
-        .unwrap_or_else(|| newest_slot - (i64::from(job.retention_slots.max(1)) - 1) * step);
+    let kept_by_retention = newest_slot - (i64::from(job.retention_slots.max(1)) - 1) * step;
+    let expected_edge = match seen_start {
+        // Where series may have holes, a start another series showed this run (perhaps a young
+        // worker's) is no edge for this one: only an older start moves the search.
+        Some(seen) if job.pool.facts().leaves_out_empty_buckets => seen.min(kept_by_retention),
+        Some(seen) => seen,
+        None => kept_by_retention,
+    };
     let watermark = job.state.watermark_ts;
     let want_from = match watermark {
         // The late window, but never before the oldest point stored (a `--since` start).
@@ -278,7 +287,8 @@ async fn fetch_series_pages(
             let bounds = SearchBounds {
                 lowest: want_from.unwrap_or(BITCOIN_START).max(BITCOIN_START),
                 expected_edge,
-                edge_confirmed: seen_start.is_some(),
+                // Another series starting there proves nothing where series may have holes.
+                edge_confirmed: seen_start.is_some() && !job.pool.facts().leaves_out_empty_buckets,
                 newest: newest_slot,
                 step,
             };
@@ -447,11 +457,28 @@ async fn fetch_page(
         count,
         dimension,
     };
+    // An empty answer where the pool's own listing says the worker shared (or for the account)
+    // is doubtful: a struggling pool may send one, and the cursor moves past it. It is asked
+    // again before it is believed; a window after a worker's last share is believed at once.
+    let believe_after = match job.state.worker_id {
+        Some(_) if job.state.last_share_time.is_some_and(|last| last >= cursor) => {
+            EMPTY_ANSWERS_BELIEVED
+        }
+        // The account's series: no share time to judge by; a pool that leaves out empty
+        // buckets answers an empty window with an empty array, a struggling one too.
+        None if job.pool.facts().leaves_out_empty_buckets => 3,
+        _ => 1,
+    };
     let mut refetches = 0;
+    let mut empty_answers = 0;
     loop {
         let points = job.pool.series_page(job.state.worker_id, window).await?;
         if points.is_empty() {
             shared.empty_windows.fetch_add(1, Ordering::Relaxed);
+            empty_answers += 1;
+            if empty_answers < believe_after {
+                continue;
+            }
         }
         let page = normalize_page(&points, window, now);
         if page.rejected == 0 || refetches >= REFETCHES_ON_REJECT {

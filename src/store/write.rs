@@ -23,6 +23,8 @@ pub struct SeriesState {
     /// without shares out, so only a point with hashrate that is not served again shows that
     /// the pool deleted history.
     pub newest_with_hashrate: Option<i64>,
+    /// The worker's last share as the pool listed it (None: the account's series, or not said).
+    pub last_share_time: Option<i64>,
 }
 
 /// What the pool showed of itself for one account and kind of series (account or worker
@@ -403,8 +405,11 @@ fn series_states(
            (SELECT min(t.ts) FROM tickers t WHERE t.series_id = s.series_id), \
            (SELECT max(t.ts) FROM tickers t WHERE t.series_id = s.series_id), \
            (SELECT max(t.ts) FROM tickers t WHERE t.series_id = s.series_id \
-              AND t.ts >= IFNULL(s.watermark_ts, 0) - ?2 AND t.hashrate_hs > 0) \
-         FROM series s WHERE s.account_id = ?1 \
+              AND t.ts >= IFNULL(s.watermark_ts, 0) - ?2 AND t.hashrate_hs > 0), \
+           w.last_share_time \
+         FROM series s \
+         LEFT JOIN workers w ON w.account_id = s.account_id AND w.worker_id = s.worker_id \
+         WHERE s.account_id = ?1 \
          ORDER BY s.worker_id IS NOT NULL, s.worker_id, s.dimension",
     )?;
     let rows = query.query_map(params![account_id, NEAR_THE_WATERMARK], |row| {
@@ -419,6 +424,7 @@ fn series_states(
                 .get::<_, Option<i64>>(4)?
                 .zip(row.get::<_, Option<i64>>(5)?),
             newest_with_hashrate: row.get(6)?,
+            last_share_time: row.get(7)?,
         })
     })?;
     let mut states = Vec::new();

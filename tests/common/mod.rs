@@ -184,3 +184,53 @@ pub async fn ingest_with_clocks(
         .await
         .expect("ingest succeeds")
 }
+
+/// Stored points of one account: (worker, dimension, ts) -> (H/s, reject fraction, provisional).
+pub type AccountPoints = std::collections::BTreeMap<(Option<i64>, String, i64), (f64, f64, bool)>;
+
+/// Every stored point of `account` at `pool`, through the public view.
+pub fn account_points(db: &Path, pool: &str, account: &str) -> AccountPoints {
+    let conn = Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT worker_id, dimension, ts, hashrate_hs, reject_rate, provisional FROM v_tickers \
+             WHERE pool = ?1 AND account = ?2",
+        )
+        .unwrap();
+    let rows = stmt
+        .query_map([pool, account], |r| {
+            Ok((
+                (r.get(0)?, r.get(1)?, r.get(2)?),
+                (r.get(3)?, r.get(4)?, r.get(5)?),
+            ))
+        })
+        .unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+/// Equal to 1e-5 relative: what acceptance asks of every stored point.
+pub fn within_1e5(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-5 * a.abs().max(b.abs()) + 1e-12
+}
+
+/// Two databases hold the same points of an account: every point stored in both is equal (to 1e-9:
+/// the same point sent in another unit letter differs in its last bits) and a point stored in
+/// one only is a bucket without hashrate (which a pool may send as zero or leave out, request by
+/// request).
+pub fn assert_same_points(left: &AccountPoints, right: &AccountPoints) {
+    for (key, l) in left {
+        match right.get(key) {
+            Some(r) => assert!(
+                close(l.0, r.0) && close(l.1, r.1) && l.2 == r.2,
+                "{key:?}: {l:?} vs {r:?}"
+            ),
+            None => assert_eq!(l.0, 0.0, "{key:?} only on the left: {l:?}"),
+        }
+    }
+    for (key, r) in right {
+        if !left.contains_key(key) {
+            assert_eq!(r.0, 0.0, "{key:?} only on the right: {r:?}");
+        }
+    }
+    assert!(!left.is_empty() && !right.is_empty(), "no points compared");
+}

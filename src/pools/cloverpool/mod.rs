@@ -42,6 +42,8 @@ pub const FACTS: PoolFacts = PoolFacts {
         worker_days: 90,
         account_days: 365,
     },
+    // A stopped worker reads 0 (or null) from its first point on.
+    leaves_out_empty_buckets: false,
     // The pool's maximum is undocumented; clients use 30..720.
     max_hours_per_request: 720,
     max_days_per_request: 720,

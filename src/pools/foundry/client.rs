@@ -8,9 +8,6 @@ use crate::model::{Dimension, Directory, RawPoint, Window};
 
 use super::wire;
 
-/// Answers an empty window gets before it is taken as holding nothing.
-const EMPTY_ANSWER_ATTEMPTS: u32 = 3;
-
 /// Workers asked for per page; the pool may serve fewer (its maximum is not stated).
 const WORKERS_PAGE_SIZE: i64 = 1000;
 
@@ -71,19 +68,9 @@ impl Client {
             (Some(id), Dimension::Day) => format!("/worker_hashrate_day/{id}"),
         };
         let label = format!("{series} [from {}]", utc(window.start_ts));
-        // An empty array is how the pool says "nothing there", and also what a struggling one
-        // may send: it is asked again before it is believed, since the cursor moves past it.
-        let mut attempt = 1;
-        loop {
-            let points = self
-                .http
-                .get(label.clone(), &path, &params, wire::parse_series)
-                .await?;
-            if !points.is_empty() || attempt >= EMPTY_ANSWER_ATTEMPTS {
-                return Ok(points);
-            }
-            attempt += 1;
-        }
+        self.http
+            .get(label, &path, &params, wire::parse_series)
+            .await
     }
 }
 

@@ -29,6 +29,8 @@ pub const FACTS: PoolFacts = PoolFacts {
         worker_days: 90,
         account_days: 3650,
     },
+    // Nothing says hours without shares come as zeros (foundry.md 6.6).
+    leaves_out_empty_buckets: true,
     // No maximum range is documented: long backfills are asked for in chunks no longer than
     // the API's own default ranges (a week of hours, 30 days), which it surely serves whole.
     max_hours_per_request: 168,
