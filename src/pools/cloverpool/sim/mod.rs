@@ -432,6 +432,13 @@ impl SimulateArgs {
 
 /// Binds, prints `listening on http://HOST:PORT/v1` as the first stdout line, serves until Ctrl-C.
 pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
+    // `--pool foundry` is taken before this parser; any other name than CloverPool's is a typo.
+    if crate::pools::PoolKind::parse(&args.pool) != Some(crate::pools::PoolKind::CloverPool) {
+        anyhow::bail!(
+            "--pool {}: the simulators serve cloverpool (alias btccom) and foundry",
+            args.pool
+        );
+    }
     let (listener, addr) = bind_listen(&args.listen).await?;
     let sim = std::sync::Arc::new(Simulator::new(args.config()));
     announce(&format!("http://{addr}/v1"))?;
