@@ -93,11 +93,18 @@ impl ApiError {
         }
     }
 
+    /// The failure itself: the last attempt's, when retries ran out.
+    pub fn last(&self) -> &ApiError {
+        match self {
+            ApiError::GaveUp { last, .. } => last.last(),
+            other => other,
+        }
+    }
+
     /// The pool's `err_no`, if the pool sent one.
     pub fn pool_code(&self) -> Option<i64> {
-        match self {
+        match self.last() {
             ApiError::Pool { code, .. } => Some(*code),
-            ApiError::GaveUp { last, .. } => last.pool_code(),
             _ => None,
         }
     }
@@ -168,21 +175,17 @@ impl ApiError {
     /// A failure of one answer (too large, unreadable, an unknown pool error) rather than of
     /// the pool or the key: the other series may still be collected.
     pub fn concerns_one_answer(&self) -> bool {
-        match self {
-            ApiError::GaveUp { last, .. } => last.concerns_one_answer(),
+        let last = self.last();
+        match last {
             ApiError::BodyTooLarge { .. } | ApiError::Malformed { .. } => true,
-            ApiError::Pool { .. } => self.disposition() == Disposition::Doubtful,
+            ApiError::Pool { .. } => last.disposition() == Disposition::Doubtful,
             _ => false,
         }
     }
 
     /// The last failure was an empty `data`, after every retry.
     pub fn is_empty_data(&self) -> bool {
-        match self {
-            ApiError::EmptyData { .. } => true,
-            ApiError::GaveUp { last, .. } => last.is_empty_data(),
-            _ => false,
-        }
+        matches!(self.last(), ApiError::EmptyData { .. })
     }
 
     /// The server's `Retry-After`, if it sent one.

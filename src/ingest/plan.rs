@@ -217,10 +217,6 @@ mod tests {
         }
     }
 
-    fn history(points: Vec<RawPoint>) -> Vec<RawPoint> {
-        points
-    }
-
     /// A point of `accept` TH/s and `reject` percent.
     fn values(ts: f64, accept: f64, reject: f64) -> RawPoint {
         RawPoint::Values {
@@ -242,11 +238,7 @@ mod tests {
 
     #[test]
     fn percentages_become_fractions_and_units_scale_to_hs() {
-        let page = normalize_page(
-            &history(vec![values(1_764_068_400.0, 110.5, 0.27)]),
-            hours(),
-            NOW,
-        );
+        let page = normalize_page(&[values(1_764_068_400.0, 110.5, 0.27)], hours(), NOW);
         assert_eq!(page.tickers.len(), 1);
         assert_eq!(page.tickers[0].hashrate_hs, 110.5e12);
         assert!((page.tickers[0].reject_rate - 0.0027).abs() < 1e-15);
@@ -255,18 +247,14 @@ mod tests {
 
     #[test]
     fn live_bucket_is_provisional() {
-        let page = normalize_page(
-            &history(vec![values(1_764_072_000.0, 1.0, 0.0)]),
-            hours(),
-            NOW,
-        );
+        let page = normalize_page(&[values(1_764_072_000.0, 1.0, 0.0)], hours(), NOW);
         assert!(page.tickers[0].provisional);
     }
 
     #[test]
     fn nonsense_points_are_rejected_and_counted() {
         let page = normalize_page(
-            &history(vec![
+            &[
                 values(1_764_068_400.0, -5.0, 0.1),  // negative hashrate
                 values(1_764_068_400.0, 5.0, 101.0), // reject over 100 %
                 values(1_764_068_401.0, 5.0, 0.1),   // not on the hour
@@ -274,7 +262,7 @@ mod tests {
                 RawPoint::Invalid,                   // not numbers
                 RawPoint::Empty,                     // no data: not an error
                 values(1_764_064_800.0, 5.0, 0.1),   // fine
-            ]),
+            ],
             hours(),
             NOW,
         );
@@ -286,10 +274,10 @@ mod tests {
     #[test]
     fn a_live_point_stamped_with_the_request_time_is_kept_at_its_slot() {
         let page = normalize_page(
-            &history(vec![
+            &[
                 values(1_764_068_400.0, 2.0, 0.1),
                 values((NOW - 60) as f64, 3.0, 0.2),
-            ]),
+            ],
             hours(),
             NOW,
         );
@@ -298,10 +286,10 @@ mod tests {
         assert_eq!(page.rejected, 0);
         // Beside a live point on its slot, the odd one is nonsense.
         let page = normalize_page(
-            &history(vec![
+            &[
                 values(1_764_072_000.0, 2.0, 0.1),
                 values((NOW - 60) as f64, 3.0, 0.2),
-            ]),
+            ],
             hours(),
             NOW,
         );
@@ -325,7 +313,7 @@ mod tests {
         let tickers: Vec<RawPoint> = (0..5 * 24)
             .map(|h| values((first + h * 3_600) as f64, 1.0, 0.1))
             .collect();
-        let page = normalize_page(&history(tickers), days(), NOW);
+        let page = normalize_page(&tickers, days(), NOW);
         assert!(!page.tickers.is_empty());
         assert!(page.tickers.iter().all(|t| t.ts % 86_400 == 0));
     }
@@ -334,18 +322,14 @@ mod tests {
     fn a_pool_keeping_days_in_its_own_zone_keeps_its_boundary() {
         // UTC+8: the pool's days start at 16:00 UTC.
         let day_start = 1_764_028_800 - 2 * 86_400 - 8 * 3_600;
-        let page = normalize_page(
-            &history(vec![values(day_start as f64, 1.0, 0.1)]),
-            days(),
-            NOW,
-        );
+        let page = normalize_page(&[values(day_start as f64, 1.0, 0.1)], days(), NOW);
         assert_eq!(page.tickers.len(), 1);
         let page = normalize_page(
-            &history(vec![
+            &[
                 values(day_start as f64, 1.0, 0.1),
                 values((day_start + 86_400) as f64, 1.0, 0.1),
                 values((day_start + 5 * 3_600) as f64, 1.0, 0.1),
-            ]),
+            ],
             days(),
             NOW,
         );
@@ -356,11 +340,11 @@ mod tests {
     #[test]
     fn unordered_duplicates_are_sorted_and_deduplicated() {
         let page = normalize_page(
-            &history(vec![
+            &[
                 values(1_764_068_400.0, 2.0, 0.0),
                 values(1_764_064_800.0, 1.0, 0.0),
                 values(1_764_068_400.0, 3.0, 0.0),
-            ]),
+            ],
             hours(),
             NOW,
         );

@@ -216,12 +216,8 @@ fn raw_point(ticker: &RawTicker, multiplier_hs: f64) -> RawPoint {
 /// err_no 1 (parameter error) or HTTP 404 on a worker's history, after the account's history
 /// was fetched with the same parameters: the worker is gone, not the request wrong.
 pub fn worker_is_gone(error: &ApiError) -> bool {
-    let last = match error {
-        ApiError::GaveUp { last, .. } => last.as_ref(),
-        other => other,
-    };
     matches!(
-        last,
+        error.last(),
         ApiError::Pool { code: 1, .. } | ApiError::Http { status: 404, .. }
     )
 }

@@ -56,9 +56,5 @@ fn classify(error: &ApiError) -> Disposition {
 
 /// 404 on a worker's series after the list named the worker: it was deleted since.
 pub fn worker_is_gone(error: &ApiError) -> bool {
-    let last = match error {
-        ApiError::GaveUp { last, .. } => last.as_ref(),
-        other => other,
-    };
-    matches!(last, ApiError::Http { status: 404, .. })
+    matches!(error.last(), ApiError::Http { status: 404, .. })
 }
