@@ -15,3 +15,4 @@ pub mod model;
 pub mod pools;
 pub mod report;
 pub mod store;
+pub mod watch;

@@ -336,7 +336,8 @@ fn upsert_account(tx: &Transaction, account: &AccountRef, now: i64) -> rusqlite:
          VALUES ((SELECT ?3 WHERE ?3 IS NOT NULL \
                     AND NOT EXISTS (SELECT 1 FROM accounts WHERE account_id = ?3)), \
                  ?1, ?2, ?3, ?4, ?4) \
-         ON CONFLICT (pool, account) DO UPDATE SET last_seen = excluded.last_seen \
+         ON CONFLICT (pool, account) DO UPDATE SET previous_seen = accounts.last_seen, \
+           last_seen = excluded.last_seen \
          RETURNING account_id",
     )?
     .query_row(
