@@ -23,7 +23,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Copy new share history from the pool into the database (the nightly job)
-    Ingest(IngestArgs),
+    Ingest(Box<IngestArgs>),
     /// Run a local pool simulator serving the API with synthetic data
     Simulate(crate::pools::cloverpool::sim::SimulateArgs),
     /// Offline demo: start the simulator, backfill a database from it, print reports
@@ -37,6 +37,11 @@ pub enum Command {
     Status(crate::report::StatusArgs),
     /// Hours missing from stored history, and whether the pool can still serve them
     Gaps(crate::report::GapsArgs),
+    /// Evaluate the alert rules: tell what opened and resolved (webhooks), list what fires;
+    /// exit 0 when nothing fires, 3 when alerts fire, 1 on errors
+    Alerts(crate::watch::AlertsArgs),
+    /// Write the Prometheus metrics (node_exporter textfile format)
+    Metrics(crate::watch::metrics::MetricsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -152,6 +157,19 @@ pub struct IngestArgs {
         help_heading = "Pool retention (first guesses; the ingest learns the real values)"
     )]
     pub pool_account_days: Option<u32>,
+
+    /// After the run, evaluate the alert rules (as `poolhist alerts`): print what opened and
+    /// resolved even with --quiet, post it to the webhooks, exit 3 when alerts fire
+    #[arg(long, help_heading = "Alerts and metrics")]
+    pub alerts: bool,
+
+    /// After the run, write the Prometheus metrics to this file (node_exporter's textfile
+    /// collector directory), replaced atomically
+    #[arg(long, value_name = "PATH", help_heading = "Alerts and metrics")]
+    pub textfile: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub watch: crate::watch::WatchArgs,
 
     /// Pretend the time is this Unix timestamp (tests)
     #[arg(long, hide = true)]

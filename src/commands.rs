@@ -144,12 +144,11 @@ pub fn ingest_options(
     })
 }
 
-/// The accounts of a config file, each with its own key file; and the file's database.
+/// The accounts of a config file, each with its own key file.
 pub fn config_accounts(
     args: &IngestArgs,
-    path: &Path,
-) -> anyhow::Result<(Vec<AccountSource>, Option<PathBuf>)> {
-    let config = crate::config::load(path)?;
+    config: &crate::config::Config,
+) -> anyhow::Result<Vec<AccountSource>> {
     let mut accounts = Vec::with_capacity(config.accounts.len());
     for entry in &config.accounts {
         let account = entry.pool.account(&entry.account).map_err(|e| anyhow!(e))?;
@@ -164,15 +163,19 @@ pub fn config_accounts(
             client: client_config(args, &api_url, key)?,
         });
     }
-    Ok((accounts, config.db))
+    Ok(accounts)
 }
 
 pub async fn ingest_command(args: &IngestArgs, db: Option<PathBuf>) -> anyhow::Result<()> {
-    let (accounts, config_db) = match &args.config {
-        Some(path) => config_accounts(args, path)?,
+    let config = match &args.config {
+        Some(path) => Some(crate::config::load(path)?),
+        None => None,
+    };
+    let accounts = match &config {
+        Some(config) => config_accounts(args, config)?,
         None => {
             let key = resolve_access_key(args.access_key_file.as_deref())?;
-            (command_line_accounts(args, key)?, None)
+            command_line_accounts(args, key)?
         }
     };
     let secrets: Vec<String> = accounts
@@ -182,24 +185,71 @@ pub async fn ingest_command(args: &IngestArgs, db: Option<PathBuf>) -> anyhow::R
     for secret in &secrets {
         crate::logging::register_secret(secret);
     }
+    // Checked before the run: a typo in a rule or webhook is said before hours of fetching.
+    let watch = if args.alerts {
+        let settings = args.watch.settings(config.as_ref())?;
+        let webhooks = args.watch.webhooks(config.as_ref())?;
+        Some((settings, webhooks))
+    } else {
+        None
+    };
     let db = db
-        .or(config_db)
+        .or_else(|| config.as_ref().and_then(|c| c.db.clone()))
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DB));
-    let options = ingest_options(args, db, accounts)?;
-    match ingest::run(options).await {
+    let options = ingest_options(args, db.clone(), accounts)?;
+    let now = options.now;
+    let run_error = match ingest::run(options).await {
         Ok(summary) => {
             if !args.quiet {
                 crate::report::output::print(&format!("{}\n", summary.line()))?;
             }
-            Ok(())
+            None
         }
-        Err(ingest::IngestError::Interrupted(interrupted)) => Err(interrupted.into()),
+        Err(ingest::IngestError::Interrupted(interrupted)) => return Err(interrupted.into()),
         // Errors are redacted where they are made; this is the last line of defence.
         Err(e) => {
             let text = secrets
                 .iter()
                 .fold(e.to_string(), |text, secret| redact(&text, secret));
-            Err(anyhow!(text))
+            Some(anyhow!(text))
         }
+    };
+    // A failed run is when alerts matter most (history at risk): they are evaluated anyway,
+    // once the database exists.
+    let mut firing = 0;
+    let evaluated_at = now.unwrap_or_else(|| chrono::Utc::now().timestamp());
+    if let Some((settings, webhooks)) = watch.filter(|_| db.exists()) {
+        let told = crate::watch::evaluate(&db, &settings, &webhooks, evaluated_at).await?;
+        for problem in &told.delivery_problems {
+            crate::logging::print_warning(problem);
+        }
+        let changed: Vec<_> = told
+            .records
+            .iter()
+            .filter(|r| r.change != "ongoing")
+            .cloned()
+            .collect();
+        if !changed.is_empty() || !args.quiet {
+            let mut out = format!("{}\n", told.summary);
+            if !changed.is_empty() {
+                out.push_str(&crate::watch::render_records(
+                    &changed,
+                    crate::report::Format::Table,
+                    "Alerts opened and resolved now",
+                    false,
+                ));
+            }
+            crate::report::output::print(&out)?;
+        }
+        firing = told.evaluation.firing;
+    }
+    if let Some(path) = args.textfile.as_ref().filter(|_| db.exists()) {
+        let conn = crate::store::open_read_only(&db)?;
+        crate::watch::metrics::write_textfile(&conn, path, evaluated_at)?;
+    }
+    match run_error {
+        Some(e) => Err(e),
+        None if firing > 0 => Err(crate::watch::AlertsFiring(firing).into()),
+        None => Ok(()),
     }
 }

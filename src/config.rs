@@ -18,12 +18,26 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use crate::pools::PoolKind;
+use crate::watch::rules::RuleSettings;
+use crate::watch::webhook::WebhookFormat;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// The database, resolved against the config file's directory (`--db` wins over it).
     pub db: Option<PathBuf>,
     pub accounts: Vec<AccountConfig>,
+    /// `[alerts]`: the rules' settings over their defaults.
+    pub alerts: RuleSettings,
+    /// `[[webhook]]`: where alerts are posted.
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+/// A webhook of the config file: its URL holds a token, so it is read from a file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookConfig {
+    /// Resolved against the config file's directory.
+    pub url_file: PathBuf,
+    pub format: WebhookFormat,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -158,6 +172,47 @@ struct FileWire {
     db: Option<Spanned<String>>,
     #[serde(default)]
     account: Vec<Spanned<AccountWire>>,
+    #[serde(default)]
+    alerts: Option<AlertsWire>,
+    #[serde(default)]
+    webhook: Vec<Spanned<WebhookWire>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AlertsWire {
+    open_after: Option<Spanned<i64>>,
+    worker_down: Option<RuleWire>,
+    hashrate_drop: Option<RuleWire>,
+    reject_spike: Option<RuleWire>,
+    workers_changed: Option<RuleWire>,
+    history_at_risk: Option<RuleWire>,
+    stale_ingest: Option<RuleWire>,
+}
+
+/// One rule's table; which keys a rule takes is checked in `alert_settings`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RuleWire {
+    enabled: Option<bool>,
+    hours: Option<Spanned<i64>>,
+    baseline_days: Option<Spanned<i64>>,
+    below_percent: Option<Spanned<f64>>,
+    above_percent: Option<Spanned<f64>>,
+    factor: Option<Spanned<f64>>,
+    factor_floor_percent: Option<Spanned<f64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhookWire {
+    /// Refused: a webhook URL holds a token (named here so the refusal says so).
+    #[serde(default)]
+    url: Option<Spanned<toml::Value>>,
+    #[serde(default)]
+    url_file: Option<Spanned<String>>,
+    #[serde(default)]
+    format: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -278,7 +333,244 @@ fn validate(report: &mut Report, wire: FileWire) -> Option<Config> {
             }
         }
     }
-    Some(Config { db, accounts })
+    let alerts = alert_settings(report, wire.alerts.unwrap_or_default());
+    let webhooks = wire
+        .webhook
+        .into_iter()
+        .filter_map(|entry| webhook(report, &base, entry))
+        .collect();
+    Some(Config {
+        db,
+        accounts,
+        alerts,
+        webhooks,
+    })
+}
+
+fn webhook(report: &mut Report, base: &Path, entry: Spanned<WebhookWire>) -> Option<WebhookConfig> {
+    let span = entry.span();
+    let wire = entry.into_inner();
+    if let Some(url) = &wire.url {
+        report.at(
+            Some(url.span()),
+            "a webhook `url` holds a token and is not written in the config file: put it in a file only poolhist can read and give `url_file`",
+        );
+        return None;
+    }
+    let Some(url_file) = wire.url_file.filter(|f| !f.get_ref().trim().is_empty()) else {
+        report.at(
+            Some(span),
+            "a [[webhook]] needs `url_file` (a file holding the URL)",
+        );
+        return None;
+    };
+    let format = match wire
+        .format
+        .as_ref()
+        .map(|f| f.get_ref().to_ascii_lowercase())
+    {
+        None => WebhookFormat::Json,
+        Some(f) if f == "json" => WebhookFormat::Json,
+        Some(f) if f == "slack" || f == "mattermost" => WebhookFormat::Slack,
+        Some(_) => {
+            let f = wire.format.as_ref().map(Spanned::span);
+            report.at(
+                f,
+                "webhook `format` must be \"json\" or \"slack\" (Slack and Mattermost `text`)",
+            );
+            return None;
+        }
+    };
+    Some(WebhookConfig {
+        url_file: base.join(url_file.get_ref()),
+        format,
+    })
+}
+
+/// The `[alerts]` table over the defaults; each value checked for its range.
+fn alert_settings(report: &mut Report, wire: AlertsWire) -> RuleSettings {
+    let mut settings = RuleSettings::default();
+    if let Some(n) = &wire.open_after {
+        if let Some(n) = whole(report, n, "open_after", 1, 1000) {
+            settings.open_after = n;
+        }
+    }
+    let rule = |report: &mut Report, name: &str, wire: Option<RuleWire>, keys: &[&str]| {
+        let wire = wire.unwrap_or_default();
+        let given: [(&str, bool); 6] = [
+            ("hours", wire.hours.is_some()),
+            ("baseline_days", wire.baseline_days.is_some()),
+            ("below_percent", wire.below_percent.is_some()),
+            ("above_percent", wire.above_percent.is_some()),
+            ("factor", wire.factor.is_some()),
+            ("factor_floor_percent", wire.factor_floor_percent.is_some()),
+        ];
+        for (key, present) in given {
+            if present && !keys.contains(&key) {
+                report.at_line(
+                    None,
+                    format!(
+                        "[alerts.{name}] takes no `{key}` (it takes: enabled, {})",
+                        keys.join(", ")
+                    ),
+                );
+            }
+        }
+        wire
+    };
+    let w = rule(report, "worker_down", wire.worker_down, &["hours"]);
+    if w.enabled == Some(false) {
+        settings.worker_down = None;
+    } else if let Some(down) = settings.worker_down.as_mut() {
+        if let Some(h) = w
+            .hours
+            .as_ref()
+            .and_then(|h| whole(report, h, "worker_down.hours", 1, 8760))
+        {
+            down.hours = h;
+        }
+    }
+    let w = rule(
+        report,
+        "hashrate_drop",
+        wire.hashrate_drop,
+        &["hours", "baseline_days", "below_percent"],
+    );
+    if w.enabled == Some(false) {
+        settings.hashrate_drop = None;
+    } else if let Some(drop) = settings.hashrate_drop.as_mut() {
+        if let Some(h) = w
+            .hours
+            .as_ref()
+            .and_then(|h| whole(report, h, "hashrate_drop.hours", 1, 24))
+        {
+            drop.hours = h;
+        }
+        if let Some(d) = w
+            .baseline_days
+            .as_ref()
+            .and_then(|d| whole(report, d, "hashrate_drop.baseline_days", 1, 90))
+        {
+            drop.baseline_days = d;
+        }
+        if let Some(p) = w
+            .below_percent
+            .as_ref()
+            .and_then(|p| percent(report, p, "hashrate_drop.below_percent"))
+        {
+            drop.below_percent = p;
+        }
+    }
+    let w = rule(
+        report,
+        "reject_spike",
+        wire.reject_spike,
+        &[
+            "hours",
+            "baseline_days",
+            "above_percent",
+            "factor",
+            "factor_floor_percent",
+        ],
+    );
+    if w.enabled == Some(false) {
+        settings.reject_spike = None;
+    } else if let Some(spike) = settings.reject_spike.as_mut() {
+        if let Some(h) = w
+            .hours
+            .as_ref()
+            .and_then(|h| whole(report, h, "reject_spike.hours", 1, 168))
+        {
+            spike.hours = h;
+        }
+        if let Some(d) = w
+            .baseline_days
+            .as_ref()
+            .and_then(|d| whole(report, d, "reject_spike.baseline_days", 1, 90))
+        {
+            spike.baseline_days = d;
+        }
+        if let Some(p) = w
+            .above_percent
+            .as_ref()
+            .and_then(|p| percent(report, p, "reject_spike.above_percent"))
+        {
+            spike.above_percent = p;
+        }
+        if let Some(p) = w
+            .factor_floor_percent
+            .as_ref()
+            .and_then(|p| percent(report, p, "reject_spike.factor_floor_percent"))
+        {
+            spike.factor_floor_percent = p;
+        }
+        if let Some(f) = &w.factor {
+            if f.get_ref().is_finite() && *f.get_ref() > 1.0 {
+                spike.factor = *f.get_ref();
+            } else {
+                report.at(
+                    Some(f.span()),
+                    format!(
+                        "`reject_spike.factor` {} must be a number above 1",
+                        f.get_ref()
+                    ),
+                );
+            }
+        }
+    }
+    let w = rule(report, "workers_changed", wire.workers_changed, &[]);
+    settings.workers_changed = w.enabled != Some(false);
+    let w = rule(report, "history_at_risk", wire.history_at_risk, &["hours"]);
+    if w.enabled == Some(false) {
+        settings.history_at_risk = None;
+    } else if let Some(risk) = settings.history_at_risk.as_mut() {
+        if let Some(h) = w
+            .hours
+            .as_ref()
+            .and_then(|h| whole(report, h, "history_at_risk.hours", 1, 8760))
+        {
+            risk.hours = h;
+        }
+    }
+    let w = rule(report, "stale_ingest", wire.stale_ingest, &["hours"]);
+    if w.enabled == Some(false) {
+        settings.stale_ingest = None;
+    } else if let Some(stale) = settings.stale_ingest.as_mut() {
+        if let Some(h) = w
+            .hours
+            .as_ref()
+            .and_then(|h| whole(report, h, "stale_ingest.hours", 1, 8760))
+        {
+            stale.hours = h;
+        }
+    }
+    settings
+}
+
+fn whole(report: &mut Report, value: &Spanned<i64>, name: &str, min: i64, max: i64) -> Option<u32> {
+    let v = *value.get_ref();
+    if (min..=max).contains(&v) {
+        u32::try_from(v).ok()
+    } else {
+        report.at(
+            Some(value.span()),
+            format!("`{name}` {v} must be between {min} and {max}"),
+        );
+        None
+    }
+}
+
+fn percent(report: &mut Report, value: &Spanned<f64>, name: &str) -> Option<f64> {
+    let v = *value.get_ref();
+    if v.is_finite() && v > 0.0 && v <= 100.0 {
+        Some(v)
+    } else {
+        report.at(
+            Some(value.span()),
+            format!("`{name}` {v} must be a percentage above 0, at most 100"),
+        );
+        None
+    }
 }
 
 fn account(report: &mut Report, base: &Path, wire: AccountWire) -> Option<AccountConfig> {
@@ -459,8 +751,59 @@ api_url = "https://api.foundryusapool.com"
                         api_url: Some("https://api.foundryusapool.com".to_owned()),
                     },
                 ],
+                alerts: RuleSettings::default(),
+                webhooks: Vec::new(),
             }
         );
+    }
+
+    const ACCOUNT: &str =
+        "[[account]]\npool = \"foundry\"\naccount = \"f\"\naccess_key_file = \"k\"\n";
+
+    #[test]
+    fn alert_settings_override_the_defaults_and_rules_turn_off() {
+        let text = format!(
+            "{ACCOUNT}\n[alerts]\nopen_after = 2\n[alerts.worker_down]\nhours = 4\n\
+             [alerts.hashrate_drop]\nbelow_percent = 50\n[alerts.reject_spike]\nenabled = false\n\
+             [alerts.workers_changed]\nenabled = false\n\n[[webhook]]\nurl_file = \"hook.url\"\nformat = \"slack\"\n"
+        );
+        let config = parse(&text, Path::new("/etc/poolhist/poolhist.toml")).expect("valid");
+        let defaults = RuleSettings::default();
+        assert_eq!(config.alerts.open_after, 2);
+        assert_eq!(config.alerts.worker_down.map(|r| r.hours), Some(4));
+        let drop = config.alerts.hashrate_drop.expect("on");
+        assert_eq!(drop.below_percent, 50.0);
+        assert_eq!(drop.hours, defaults.hashrate_drop.expect("on").hours);
+        assert_eq!(config.alerts.reject_spike, None);
+        assert!(!config.alerts.workers_changed);
+        assert_eq!(config.alerts.history_at_risk, defaults.history_at_risk);
+        assert_eq!(
+            config.webhooks,
+            vec![WebhookConfig {
+                url_file: PathBuf::from("/etc/poolhist/hook.url"),
+                format: WebhookFormat::Slack
+            }]
+        );
+    }
+
+    #[test]
+    fn a_webhook_url_written_inline_is_refused_without_echoing_it() {
+        let text =
+            format!("{ACCOUNT}\n[[webhook]]\nurl = \"https://hooks.example/T/B/SECRET-TOKEN\"\n");
+        let problem = one_problem(&text);
+        assert!(problem.contains(":7:"), "{problem}");
+        assert!(problem.contains("url_file"), "{problem}");
+        assert!(!problem.contains("SECRET-TOKEN"), "{problem}");
+    }
+
+    #[test]
+    fn alert_values_out_of_range_name_the_line() {
+        let text = format!("{ACCOUNT}\n[alerts.hashrate_drop]\nbelow_percent = 150\n");
+        let problem = one_problem(&text);
+        assert!(problem.contains(":7:"), "{problem}");
+        assert!(problem.contains("hashrate_drop.below_percent"), "{problem}");
+        let text = format!("{ACCOUNT}\n[alerts.stale_ingest]\nbelow_percent = 5\n");
+        assert!(one_problem(&text).contains("takes no `below_percent`"));
     }
 
     #[test]
@@ -529,20 +872,20 @@ api_url = "https://api.foundryusapool.com"
 
     #[test]
     fn unknown_top_level_table_is_refused() {
-        let text = "[[account]]\npool = \"foundry\"\naccount = \"x\"\naccess_key_file = \"a\"\n\n[alerts]\nafter_hours = 3\n";
+        let text = "[[account]]\npool = \"foundry\"\naccount = \"x\"\naccess_key_file = \"a\"\n\n[watch]\nafter_hours = 3\n";
         let problem = one_problem(text);
         assert!(
-            problem.starts_with("/etc/poolhist/poolhist.toml:6: unknown field `alerts`"),
+            problem.starts_with("/etc/poolhist/poolhist.toml:6: unknown field `watch`"),
             "{problem}"
         );
     }
 
     #[test]
-    fn a_webhook_table_is_not_yet_known_and_not_a_secret() {
-        let text = "[[account]]\npool = \"foundry\"\naccount = \"x\"\naccess_key_file = \"a\"\n\n[[webhook]]\nurl_file = \"hook.url\"\n";
+    fn an_unknown_alert_setting_names_its_line() {
+        let text = "[[account]]\npool = \"foundry\"\naccount = \"x\"\naccess_key_file = \"a\"\n\n[alerts]\nafter_hours = 3\n";
         let problem = one_problem(text);
         assert!(
-            problem.starts_with("/etc/poolhist/poolhist.toml:6: unknown field `webhook`"),
+            problem.starts_with("/etc/poolhist/poolhist.toml:7: unknown field `after_hours`"),
             "{problem}"
         );
     }

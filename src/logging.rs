@@ -105,6 +105,14 @@ impl Write for ScrubbingWriter {
     }
 }
 
+/// Prints a line for people on stderr (secrets scrubbed, controls escaped) where stdout is
+/// kept for machines.
+pub fn print_note(text: &str) {
+    let line = scrub(text);
+    let line = crate::report::render::escape_controls(&line);
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

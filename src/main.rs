@@ -26,6 +26,10 @@ fn main() -> std::process::ExitCode {
             Command::Sql(args) => report::run_sql(&db_or_default(cli.db), &args),
             Command::Status(args) => report::run_status(&db_or_default(cli.db), &args),
             Command::Gaps(args) => report::run_gaps(&db_or_default(cli.db), &args),
+            Command::Alerts(args) => poolhist::watch::run_alerts(cli.db, &args).await,
+            Command::Metrics(args) => {
+                poolhist::watch::metrics::run_metrics(&db_or_default(cli.db), &args)
+            }
         }
     })
 }
@@ -46,6 +50,10 @@ fn run(command: impl std::future::Future<Output = anyhow::Result<()>>) -> std::p
     let result = runtime.block_on(command);
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) if e.is::<poolhist::watch::AlertsFiring>() => {
+            // Said already, in the summary line.
+            std::process::ExitCode::from(poolhist::watch::AlertsFiring::EXIT_CODE)
+        }
         Err(e) => {
             poolhist::logging::print_error(&e);
             match e.downcast_ref::<poolhist::ingest::Interrupted>() {
