@@ -22,6 +22,7 @@ pub fn poolhist_with_key(db: &Path, key: &str) -> Command {
         .env_remove("POOLHIST_ACCOUNT")
         .env_remove("POOLHIST_CONFIG")
         .env_remove("POOLHIST_LOG")
+        .env_remove("POOLHIST_WEBHOOK")
         .stdin(Stdio::null());
     command
 }

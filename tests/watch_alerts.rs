@@ -1,0 +1,498 @@
+//! The alert rules and their state over a farm whose story is known hour by hour: a rig stops,
+//! another drops to a tenth, a third rejects too much, one worker appears and one leaves, and
+//! then collection stops. The database is built the way nightly ingests leave it (final hours
+//! up to the last complete one, watermarks, listings, runs), so each evaluation's expected
+//! alerts follow from the story alone.
+
+mod binary;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use binary::{poolhist_with_key, run};
+use poolhist::watch::rules::RuleSettings;
+use rusqlite::{params, Connection};
+
+const HOUR: i64 = 3600;
+const DAY: i64 = 86_400;
+/// 2026-11-01T00:00:00Z: the day of the story.
+const DAY0: i64 = 1_793_491_200;
+/// History begins eight days before (the hashrate-drop baseline is seven days).
+const START: i64 = DAY0 - 8 * DAY;
+const ACCOUNT: i64 = 1001;
+const TH: f64 = 1e12;
+
+/// Hashrate (H/s) and reject fraction of worker `id` at hour `ts`, by the story.
+fn truth(id: i64, ts: i64) -> (f64, f64) {
+    let noise = 1.0 + ((id * 7919 + ts / HOUR * 104_729) % 100) as f64 / 1000.0 - 0.05;
+    let normal = (100.0 * TH * noise, 0.005);
+    let hour_of = |h: i64| DAY0 + h * HOUR;
+    match id {
+        // rig-01 stops 10:00-15:59.
+        1 if (hour_of(10)..hour_of(16)).contains(&ts) => (0.0, 0.0),
+        // rig-02 runs at a tenth 12:00-19:59.
+        2 if (hour_of(12)..hour_of(20)).contains(&ts) => (10.0 * TH * noise, 0.005),
+        // rig-03 rejects 8 % 14:00-16:59.
+        3 if (hour_of(14)..hour_of(17)).contains(&ts) => (normal.0, 0.08),
+        _ => normal,
+    }
+}
+
+/// rig-10 leaves the pool's list, and rig-11 joins it, at the listing of DAY0 16:30.
+const CHANGE_AT: i64 = DAY0 + 16 * HOUR + 1800;
+
+fn listed(id: i64, at: i64) -> bool {
+    match id {
+        10 => at < CHANGE_AT,
+        11 => at >= CHANGE_AT,
+        _ => true,
+    }
+}
+
+struct Farm {
+    _dir: tempfile::TempDir,
+    db: PathBuf,
+}
+
+impl Farm {
+    fn new() -> Farm {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("farm.db");
+        let conn = poolhist::store::open(&db).unwrap();
+        conn.execute_batch(&format!(
+            "INSERT INTO accounts (account_id, pool, account, puid, first_seen, last_seen) \
+             VALUES ({ACCOUNT}, 'cloverpool', '{ACCOUNT}', {ACCOUNT}, {START}, {START}); \
+             INSERT INTO groups VALUES ({ACCOUNT}, 1, 'rack A', {START}, {START}); \
+             INSERT INTO groups VALUES ({ACCOUNT}, 2, 'rack B', {START}, {START}); \
+             INSERT INTO series (series_id, account_id, worker_id, dimension) \
+             VALUES (1000, {ACCOUNT}, NULL, '1h');"
+        ))
+        .unwrap();
+        Farm { _dir: dir, db }
+    }
+
+    /// What a nightly ingest at `at` leaves: the listing, every final hour up to the last
+    /// complete one, the watermarks, and an `ok` run.
+    fn ingest(&self, at: i64) {
+        let mut conn = Connection::open(&self.db).unwrap();
+        let tx = conn.transaction().unwrap();
+        let last_hour = at / HOUR * HOUR - HOUR;
+        tx.execute(
+            // As the first listing makes the account: no listing before it.
+            "UPDATE accounts SET last_seen = ?1, previous_seen = \
+             CASE WHEN EXISTS (SELECT 1 FROM workers) THEN last_seen END",
+            [at],
+        )
+        .unwrap();
+        for id in 1..=11 {
+            if !listed(id, at) {
+                continue;
+            }
+            let gid = if id <= 4 { 1 } else { 2 };
+            tx.execute(
+                "INSERT INTO workers (account_id, worker_id, worker_name, gid, status, first_seen, last_seen) \
+                 VALUES (?1, ?2, ?3, ?4, 'ACTIVE', ?5, ?5) \
+                 ON CONFLICT DO UPDATE SET last_seen = excluded.last_seen",
+                params![ACCOUNT, id, format!("rig-{id:02}"), gid, at],
+            )
+            .unwrap();
+            tx.execute(
+                "INSERT OR IGNORE INTO series (series_id, account_id, worker_id, dimension) \
+                 VALUES (?1, ?2, ?1, '1h')",
+                params![id, ACCOUNT],
+            )
+            .unwrap();
+            let watermark: Option<i64> = tx
+                .query_row(
+                    "SELECT watermark_ts FROM series WHERE series_id = ?1",
+                    [id],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            // A new worker's history: the three days the pool keeps.
+            let from = watermark.map_or(START.max(at - 72 * HOUR) / HOUR * HOUR, |w| w + HOUR);
+            let mut ts = from;
+            while ts <= last_hour {
+                let (hashrate, reject) = truth(id, ts);
+                tx.execute(
+                    "INSERT OR REPLACE INTO tickers (series_id, ts, hashrate_hs, reject_rate, provisional) \
+                     VALUES (?1, ?2, ?3, ?4, 0)",
+                    params![id, ts, hashrate, reject],
+                )
+                .unwrap();
+                ts += HOUR;
+            }
+            tx.execute(
+                "UPDATE series SET watermark_ts = ?2 WHERE series_id = ?1",
+                params![id, last_hour],
+            )
+            .unwrap();
+        }
+        // The account's own series: the sum of its listed workers.
+        let from: i64 = tx
+            .query_row(
+                "SELECT IFNULL(watermark_ts + 3600, ?1) FROM series WHERE series_id = 1000",
+                [START],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let mut ts = from;
+        while ts <= last_hour {
+            let total: f64 = (1..=11)
+                .filter(|id| listed(*id, ts))
+                .map(|id| truth(id, ts).0)
+                .sum();
+            tx.execute(
+                "INSERT OR REPLACE INTO tickers VALUES (1000, ?1, ?2, 0.005, 0)",
+                params![ts, total],
+            )
+            .unwrap();
+            ts += HOUR;
+        }
+        tx.execute(
+            "UPDATE series SET watermark_ts = ?1 WHERE series_id = 1000",
+            [last_hour],
+        )
+        .unwrap();
+        tx.execute(
+            "INSERT INTO ingest_runs (started_at, finished_at, status, puids, accounts) \
+             VALUES (?1, ?1, 'ok', ?2, ?3)",
+            params![at, ACCOUNT.to_string(), format!("cloverpool:{ACCOUNT}")],
+        )
+        .unwrap();
+        tx.commit().unwrap();
+        conn.execute_batch(include_str!("../queries/rebuild_hourly_by_day.sql"))
+            .unwrap();
+    }
+}
+
+/// (rule, worker name or subject) of each open alert.
+type Open = BTreeSet<(String, String)>;
+
+fn open_alerts(db: &Path) -> Open {
+    let conn = Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT rule, IFNULL(worker_name, IFNULL(group_name, account)) FROM v_alerts WHERE state = 'open'")
+        .unwrap();
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+fn set(items: &[(&str, &str)]) -> Open {
+    items
+        .iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect()
+}
+
+fn evaluate(db: &Path, settings: &RuleSettings, at: i64) -> poolhist::watch::Told {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime
+        .block_on(poolhist::watch::evaluate(db, settings, &[], at))
+        .unwrap()
+}
+
+/// (kind, rule, name) of every event told, in order.
+fn events(db: &Path) -> Vec<(String, String, String)> {
+    let conn = Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT kind, rule, IFNULL(worker_name, IFNULL(group_name, account)) FROM v_alert_events ORDER BY event_id")
+        .unwrap();
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+#[test]
+fn each_problem_of_the_story_opens_once_and_resolves_once() {
+    let farm = Farm::new();
+    let settings = RuleSettings::default();
+    // Evaluation time, and the alerts open after it.
+    let steps: [(i64, Open); 7] = [
+        (DAY0 + 10 * HOUR + 1800, set(&[])),
+        // rig-01: no hashrate at 10:00 and 11:00, two final hours.
+        (DAY0 + 12 * HOUR + 600, set(&[("worker_down", "rig-01")])),
+        // rig-02 at a tenth for 12:00 and 13:00; rig-01 still down (not told again).
+        (
+            DAY0 + 14 * HOUR + 300,
+            set(&[("worker_down", "rig-01"), ("hashrate_drop", "rig-02")]),
+        ),
+        (
+            DAY0 + 14 * HOUR + 900,
+            set(&[("worker_down", "rig-01"), ("hashrate_drop", "rig-02")]),
+        ),
+        // rig-01 back at 16:00; rig-03 rejected 8 % over 14:00-16:00; the 16:30 listing lost
+        // rig-10 and found rig-11.
+        (
+            DAY0 + 17 * HOUR + 300,
+            set(&[
+                ("hashrate_drop", "rig-02"),
+                ("reject_spike", "rig-03"),
+                ("workers_changed", "rig-10"),
+                ("workers_changed", "rig-11"),
+            ]),
+        ),
+        // rig-02 back at 20:00 (the two last hours average above a fifth), rig-03's rejects
+        // normal since 17:00, and the listing changed nothing since.
+        (DAY0 + 21 * HOUR + 300, set(&[])),
+        (DAY0 + 22 * HOUR + 300, set(&[])),
+    ];
+    for (at, expected) in &steps {
+        farm.ingest(*at);
+        evaluate(&farm.db, &settings, *at);
+        assert_eq!(
+            open_alerts(&farm.db),
+            *expected,
+            "at DAY0 + {} s",
+            at - DAY0
+        );
+    }
+    let told = events(&farm.db);
+    let expected: Vec<(String, String, String)> = [
+        ("open", "worker_down", "rig-01"),
+        ("open", "hashrate_drop", "rig-02"),
+        ("open", "reject_spike", "rig-03"),
+        ("open", "workers_changed", "rig-10"),
+        ("open", "workers_changed", "rig-11"),
+        ("resolved", "worker_down", "rig-01"),
+        ("resolved", "hashrate_drop", "rig-02"),
+        ("resolved", "reject_spike", "rig-03"),
+        ("resolved", "workers_changed", "rig-10"),
+        ("resolved", "workers_changed", "rig-11"),
+    ]
+    .iter()
+    .map(|(a, b, c)| ((*a).to_owned(), (*b).to_owned(), (*c).to_owned()))
+    .collect();
+    let mut sorted = told.clone();
+    sorted.sort();
+    let mut expected_sorted = expected.clone();
+    expected_sorted.sort();
+    assert_eq!(sorted, expected_sorted, "told: {told:?}");
+}
+
+#[test]
+fn since_is_when_the_problem_began() {
+    let farm = Farm::new();
+    let at = DAY0 + 14 * HOUR + 300;
+    farm.ingest(at);
+    let told = evaluate(&farm.db, &RuleSettings::default(), at);
+    let down = told
+        .records
+        .iter()
+        .find(|r| r.rule == "worker_down")
+        .expect("rig-01 down");
+    assert_eq!(down.since, "2026-11-01T10:00:00Z");
+    assert_eq!(down.worker_name.as_deref(), Some("rig-01"));
+    assert_eq!(down.group_name.as_deref(), Some("rack A"));
+    assert_eq!(down.value, Some(4.0), "10:00 to 13:00 are four final hours");
+}
+
+#[test]
+fn collection_stopped_long_enough_puts_history_at_risk_and_only_then() {
+    let farm = Farm::new();
+    let last_run = DAY0 + 21 * HOUR + 300; // copied through 20:00
+    farm.ingest(last_run);
+    let settings = RuleSettings::default();
+    evaluate(&farm.db, &settings, last_run);
+    assert_eq!(open_alerts(&farm.db), set(&[]));
+    // 20 h later: the next nightly run is late, nothing expires within a day yet.
+    evaluate(&farm.db, &settings, last_run + 20 * HOUR);
+    assert_eq!(open_alerts(&farm.db), set(&[]));
+    // 27 h: no successful ingest for more than 26 h.
+    evaluate(&farm.db, &settings, last_run + 27 * HOUR);
+    assert_eq!(open_alerts(&farm.db), set(&[("stale_ingest", "1001")]));
+    // Workers' hours kept 72 h: 21:00 (the first not copied) leaves the pool at 21:00 + 72 h,
+    // said one hour early; at risk once that is within 24 h.
+    let expires = DAY0 + 20 * HOUR + 72 * HOUR;
+    evaluate(&farm.db, &settings, expires - 24 * HOUR - 60);
+    assert_eq!(open_alerts(&farm.db), set(&[("stale_ingest", "1001")]));
+    let told = evaluate(&farm.db, &settings, expires - 24 * HOUR + 60);
+    assert_eq!(
+        open_alerts(&farm.db),
+        set(&[("stale_ingest", "1001"), ("history_at_risk", "1001")])
+    );
+    let risk = told
+        .records
+        .iter()
+        .find(|r| r.rule == "history_at_risk")
+        .unwrap();
+    assert!(risk.message.contains("(10 series)"), "{}", risk.message);
+    assert_eq!(risk.worker_id, None);
+    // The next run copies it all: both resolve, once.
+    let back = expires - 20 * HOUR;
+    farm.ingest(back);
+    evaluate(&farm.db, &settings, back);
+    let told_again = evaluate(&farm.db, &settings, back + 60);
+    assert!(told_again.evaluation.opened.is_empty() && told_again.evaluation.resolved.is_empty());
+    let resolved: Vec<_> = events(&farm.db)
+        .into_iter()
+        .filter(|e| e.0 == "resolved")
+        .map(|e| e.1)
+        .collect();
+    assert_eq!(
+        resolved.len(),
+        resolved.iter().collect::<BTreeSet<_>>().len(),
+        "{resolved:?}"
+    );
+    assert!(
+        resolved.contains(&"history_at_risk".to_owned())
+            && resolved.contains(&"stale_ingest".to_owned())
+    );
+}
+
+#[test]
+fn a_rule_must_hold_for_open_after_evaluations_before_it_is_told() {
+    let farm = Farm::new();
+    let settings = RuleSettings {
+        open_after: 2,
+        ..RuleSettings::default()
+    };
+    let first = DAY0 + 12 * HOUR + 600;
+    farm.ingest(first);
+    let told = evaluate(&farm.db, &settings, first);
+    assert!(
+        told.evaluation.opened.is_empty(),
+        "held once: pending, not told"
+    );
+    assert_eq!(open_alerts(&farm.db), set(&[]));
+    let told = evaluate(&farm.db, &settings, first + 600);
+    assert_eq!(told.evaluation.opened.len(), 1);
+    assert_eq!(open_alerts(&farm.db), set(&[("worker_down", "rig-01")]));
+}
+
+#[test]
+fn a_blip_shorter_than_open_after_is_never_told() {
+    let farm = Farm::new();
+    let settings = RuleSettings {
+        open_after: 3,
+        ..RuleSettings::default()
+    };
+    for at in [
+        DAY0 + 12 * HOUR + 600,
+        DAY0 + 13 * HOUR + 600,
+        DAY0 + 17 * HOUR + 600,
+    ] {
+        farm.ingest(at);
+        evaluate(&farm.db, &settings, at);
+    }
+    assert!(
+        !events(&farm.db).iter().any(|e| e.1 == "worker_down"),
+        "rig-01 held twice, then recovered: {:?}",
+        events(&farm.db)
+    );
+}
+
+#[test]
+fn the_worker_list_last_share_says_down_before_the_hours_do() {
+    let farm = Farm::new();
+    let at = DAY0 + 9 * HOUR + 600;
+    farm.ingest(at);
+    // The listing says rig-05's last share was 3 h before it; its hours are not final yet.
+    Connection::open(&farm.db)
+        .unwrap()
+        .execute(
+            "UPDATE workers SET last_share_time = ?1 WHERE worker_id = 5",
+            [at - 3 * HOUR],
+        )
+        .unwrap();
+    evaluate(&farm.db, &RuleSettings::default(), at);
+    assert_eq!(open_alerts(&farm.db), set(&[("worker_down", "rig-05")]));
+}
+
+#[test]
+fn alerts_command_exits_3_while_alerts_fire_and_0_when_none_with_json_fields() {
+    let farm = Farm::new();
+    let at = DAY0 + 12 * HOUR + 600;
+    farm.ingest(at);
+    let output = run(poolhist_with_key(&farm.db, "unused")
+        .args(["alerts", "--format", "json", "--now"])
+        .arg("2026-11-01T12:10:00Z"));
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let alerts = json.as_array().unwrap();
+    assert_eq!(alerts.len(), 1);
+    let alert = &alerts[0];
+    for field in [
+        "rule",
+        "state",
+        "pool",
+        "account",
+        "worker_id",
+        "worker_name",
+        "group_name",
+        "since",
+        "message",
+    ] {
+        assert!(alert.get(field).is_some(), "no {field} in {alert}");
+    }
+    assert_eq!(alert["rule"], "worker_down");
+    assert_eq!(alert["state"], "open");
+    assert_eq!(alert["pool"], "cloverpool");
+    assert_eq!(alert["account"], "1001");
+    assert_eq!(alert["worker_id"], 1);
+    assert_eq!(alert["since"], "2026-11-01T10:00:00Z");
+    let summary = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        summary.starts_with("POOLHIST ALERT - 1 firing"),
+        "{summary}"
+    );
+
+    // Table: the summary is the first line (Nagios reads it), then the alert.
+    let output = run(poolhist_with_key(&farm.db, "unused").args([
+        "alerts",
+        "--now",
+        "2026-11-01T12:20:00Z",
+    ]));
+    assert_eq!(output.status.code(), Some(3));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout
+            .lines()
+            .next()
+            .unwrap()
+            .starts_with("POOLHIST ALERT - 1 firing"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ongoing"), "{stdout}");
+
+    // rig-01 back at 16:00: resolved (told once), nothing firing, exit 0.
+    farm.ingest(DAY0 + 17 * HOUR + 300);
+    let output = run(poolhist_with_key(&farm.db, "unused")
+        .args([
+            "alerts",
+            "--format",
+            "json",
+            "--worker-down-hours",
+            "2",
+            "--now",
+        ])
+        .arg("2026-11-01T17:05:00Z"));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let resolved: Vec<_> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["rule"] == "worker_down")
+        .collect();
+    assert_eq!(resolved.len(), 1);
+    assert_eq!(resolved[0]["state"], "resolved");
+    assert_eq!(resolved[0]["change"], "resolved");
+
+    let output = run(poolhist_with_key(&farm.db, "unused").args([
+        "alerts",
+        "--history",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let history: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(history
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["rule"] == "worker_down" && a["state"] == "resolved"));
+}
