@@ -116,6 +116,12 @@ pub struct HttpClient {
 }
 
 impl HttpClient {
+    /// Removes the access key from text the pool sent (names it lists): a pool echoing the
+    /// key must not get it into the database, reports or alerts.
+    pub fn scrub_key(&self, text: &str) -> String {
+        super::secret::redact(text, self.config.access_key.expose())
+    }
+
     pub fn new(config: ClientConfig) -> Result<HttpClient, String> {
         HttpClient::with_counters(config, Arc::default())
     }

@@ -149,12 +149,20 @@ impl PoolAccount {
     /// The account's groups and workers as of `now`; at most `max_workers` workers (the lowest
     /// ids).
     pub async fn directory(&self, max_workers: usize, now: i64) -> Result<Directory, ApiError> {
-        match self {
+        let mut directory = match self {
             PoolAccount::CloverPool(_, client) => {
                 cloverpool::directory::fetch_directory(client, max_workers).await
             }
             PoolAccount::Foundry(_, client) => client.directory(max_workers, now).await,
+        }?;
+        let http = self.http();
+        for worker in &mut directory.workers {
+            worker.worker_name = http.scrub_key(&worker.worker_name);
         }
+        for group in &mut directory.groups {
+            group.name = http.scrub_key(&group.name);
+        }
+        Ok(directory)
     }
 
     /// One window of the account's series (`worker_id` None) or a worker's, in our units.
