@@ -146,7 +146,9 @@ fn main() {
         let conn = poolhist::store::open_read_only(&db).unwrap();
         let textfile = dir.join(format!("poolhist-{workers}.prom"));
         let started = Instant::now();
-        poolhist::watch::metrics::write_textfile(&conn, &textfile, NOW).expect("textfile");
+        if let Err(e) = poolhist::watch::metrics::write_textfile(&conn, &textfile, NOW) {
+            eprintln!("metrics: {e}");
+        }
         let metrics_ms = started.elapsed().as_secs_f64() * 1000.0;
         let samples = std::fs::read_to_string(&textfile)
             .map(|t| {

@@ -37,26 +37,7 @@ pub fn lock_path(db: &Path) -> PathBuf {
 pub fn acquire(db: &Path) -> Result<IngestLock, LockError> {
     super::open::refuse_if_foreign(db)?;
     let path = lock_path(db);
-    let io = |source| LockError::Io {
-        path: path.clone(),
-        source,
-    };
-    let mut options = OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        // Never follow a link planted at the lock path: we would truncate its target.
-        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
-    }
-    let mut file = options.open(&path).map_err(|source| {
-        let is_link = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink());
-        if is_link {
-            LockError::Symlink { path: path.clone() }
-        } else {
-            io(source)
-        }
-    })?;
+    let mut file = open_lock_file(&path)?;
     match file.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
@@ -65,8 +46,57 @@ pub fn acquire(db: &Path) -> Result<IngestLock, LockError> {
                 since: holder_description(&mut file),
             })
         }
-        Err(TryLockError::Error(e)) => return Err(io(e)),
+        Err(TryLockError::Error(e)) => return Err(LockError::Io { path, source: e }),
     }
+    stamp(file, &path)
+}
+
+/// One alert evaluation at a time per database (`<db>.alerts.lock`), waiting for the one
+/// under way: two at once could both post the same undelivered event to a webhook.
+/// Evaluations are short, and an ingest holds its own lock, so this never waits on one.
+pub fn acquire_alerts(db: &Path) -> Result<IngestLock, LockError> {
+    super::open::refuse_if_foreign(db)?;
+    let mut name = db.as_os_str().to_owned();
+    name.push(".alerts.lock");
+    let path = PathBuf::from(name);
+    let file = open_lock_file(&path)?;
+    file.lock().map_err(|source| LockError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    stamp(file, &path)
+}
+
+fn open_lock_file(path: &Path) -> Result<File, LockError> {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Never follow a link planted at the lock path: we would truncate its target.
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    options.open(path).map_err(|source| {
+        let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+        if is_link {
+            LockError::Symlink {
+                path: path.to_owned(),
+            }
+        } else {
+            LockError::Io {
+                path: path.to_owned(),
+                source,
+            }
+        }
+    })
+}
+
+/// Writes who holds the lock into it, for the next one refused.
+fn stamp(mut file: File, path: &Path) -> Result<IngestLock, LockError> {
+    let io = |source| LockError::Io {
+        path: path.to_owned(),
+        source,
+    };
     let stamp = format!(
         "{} (pid {})\n",
         chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"),

@@ -194,6 +194,10 @@ pub async fn evaluate(
     if !db.exists() {
         return Err(crate::report::ReportError::NoDatabase(db.display().to_string()).into());
     }
+    let db_owned = db.to_owned();
+    let _lock = tokio::task::spawn_blocking(move || crate::store::lock::acquire_alerts(&db_owned))
+        .await
+        .map_err(|e| anyhow!("waiting for another alert evaluation: {e}"))??;
     let mut conn = crate::store::open(db)?;
     crate::report::tune_for_reports(&conn)?;
     let started = std::time::Instant::now();
