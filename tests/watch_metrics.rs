@@ -1326,4 +1326,11 @@ fn render_at_ten_thousand_workers() {
             started.elapsed()
         );
     }
+    // The same without the per-day summary: what stored_hourly_points costs.
+    drop(conn);
+    let conn = poolhist::store::open(&db.path).unwrap();
+    conn.execute("DELETE FROM hourly_by_day", []).unwrap();
+    let started = std::time::Instant::now();
+    metrics::render(&conn, NOW).unwrap();
+    println!("without hourly_by_day rows: {:?}", started.elapsed());
 }
