@@ -177,3 +177,83 @@ async fn a_key_written_into_the_config_file_is_refused_without_showing_it() {
     assert!(!stderr.contains("s3cr3t"), "{stderr}");
     assert!(!dir.path().join("farm.db").exists(), "nothing created");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nightly_run_evaluates_alerts_and_writes_the_textfile() {
+    let pools = start_pools().await;
+    let dir = tempfile::tempdir().unwrap();
+    write_private(&dir.path().join("clover.key"), &pools.clover.access_key);
+    write_private(&dir.path().join("foundry.key"), &pools.foundry.access_key);
+    let config = dir.path().join("poolhist.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[account]]\npool = \"cloverpool\"\npuid = {}\naccess_key_file = \"clover.key\"\napi_url = \"{}\"\n\n\
+             [[account]]\npool = \"foundry\"\naccount = \"{}\"\naccess_key_file = \"foundry.key\"\napi_url = \"{}\"\n\n\
+             [alerts.worker_down]\nhours = 3\n",
+            pools.clover.puid, pools.clover_url, pools.foundry.sub_account, pools.foundry_url
+        ),
+    )
+    .unwrap();
+    let db = dir.path().join("farm.db");
+    let textfile = dir.path().join("poolhist.prom");
+    let args = vec![
+        "ingest".into(),
+        "--quiet".into(),
+        "--alerts".into(),
+        "--textfile".into(),
+        textfile.display().to_string(),
+        "--now".into(),
+        NOW.to_string(),
+        "--config".into(),
+        config.display().to_string(),
+    ];
+    let output = poolhist(args, &db).await;
+    let open: i64 = Connection::open(&db)
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM v_alerts WHERE state = 'open'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let expected_code = if open > 0 { 3 } else { 0 };
+    assert_eq!(
+        output.status.code(),
+        Some(expected_code),
+        "{}",
+        stderr_of(&output)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if open > 0 {
+        // --quiet still says what opened: cron mails it.
+        assert!(stdout.starts_with("POOLHIST ALERT - "), "{stdout}");
+    }
+    let thresholds: Vec<f64> = {
+        let conn = Connection::open(&db).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT threshold FROM alerts WHERE rule = 'worker_down'")
+            .unwrap();
+        let rows = stmt.query_map([], |r| r.get(0)).unwrap();
+        rows.map(Result::unwrap).collect()
+    };
+    assert!(
+        thresholds.iter().all(|t| *t == 3.0),
+        "the config's hours: {thresholds:?}"
+    );
+    let metrics = std::fs::read_to_string(&textfile).unwrap();
+    assert!(
+        metrics.contains("poolhist_worker_up{pool=\"cloverpool\""),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("poolhist_worker_up{pool=\"foundry\""),
+        "{metrics}"
+    );
+    assert!(metrics.contains(&format!(
+        "poolhist_alerts_firing{{rule=\"worker_down\"}} {}",
+        thresholds.len()
+    )));
+    let text = format!("{}{stdout}{metrics}", stderr_of(&output));
+    assert!(!text.contains(&pools.clover.access_key) && !text.contains(&pools.foundry.access_key));
+}
