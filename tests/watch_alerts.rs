@@ -612,3 +612,32 @@ fn the_webhook_hears_each_opening_and_resolution_once_through_failures_and_no_ou
         assert!(!String::from_utf8_lossy(&dump.stdout).contains("TOKEN-s3cr3t"));
     }
 }
+
+#[test]
+fn an_account_collected_in_a_run_another_account_failed_is_not_stale() {
+    let farm = Farm::new();
+    let at = DAY0 + 12 * HOUR + 600;
+    farm.ingest(at);
+    // The run failed (another account's pool was down), but every hourly series of this
+    // account was synced in it.
+    let conn = Connection::open(&farm.db).unwrap();
+    conn.execute_batch(&format!(
+        "UPDATE ingest_runs SET status = 'failed', error = 'foundry/x: HTTP 503'; \
+         UPDATE series SET last_synced_at = {at};"
+    ))
+    .unwrap();
+    let settings = RuleSettings::default();
+    evaluate(&farm.db, &settings, at + 20 * HOUR);
+    assert_eq!(open_alerts(&farm.db), set(&[("worker_down", "rig-01")]));
+    // One listed worker's series was left behind 30 h ago: the account was not all copied.
+    conn.execute(
+        "UPDATE series SET last_synced_at = ?1 WHERE series_id = 4",
+        [at - 10 * HOUR],
+    )
+    .unwrap();
+    evaluate(&farm.db, &settings, at + 20 * HOUR + 60);
+    assert_eq!(
+        open_alerts(&farm.db),
+        set(&[("worker_down", "rig-01"), ("stale_ingest", "1001")])
+    );
+}

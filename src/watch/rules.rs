@@ -783,13 +783,24 @@ fn stale_ingest(
     findings: &mut Vec<Finding>,
 ) -> rusqlite::Result<()> {
     let key = format!("{}:{}", account.pool, account.account);
+    // The last run that succeeded; or, in a run failed by another account, the time this
+    // account's hourly series (its own and its listed workers') had all been synced.
     let last_ok: Option<i64> = conn
         .prepare_cached(
-            "SELECT MAX(finished_at) FROM ingest_runs \
-             WHERE status = 'ok' AND finished_at <= ?2 \
-               AND instr(',' || IFNULL(accounts, '') || ',', ',' || ?1 || ',') > 0",
+            "SELECT MAX(t) FROM ( \
+               SELECT MAX(finished_at) AS t FROM ingest_runs \
+               WHERE status = 'ok' AND finished_at <= ?2 \
+                 AND instr(',' || IFNULL(accounts, '') || ',', ',' || ?1 || ',') > 0 \
+               UNION ALL \
+               SELECT MIN(s.last_synced_at) FROM series s \
+               LEFT JOIN workers w ON w.account_id = s.account_id AND w.worker_id = s.worker_id \
+               WHERE s.account_id = ?3 AND s.dimension = '1h' \
+                 AND (s.worker_id IS NULL OR w.last_seen = ?4) \
+               HAVING MIN(s.last_synced_at) <= ?2)",
         )?
-        .query_row(params![key, now], |row| row.get(0))?;
+        .query_row(params![key, now, account.id, account.listed_at], |row| {
+            row.get(0)
+        })?;
     let since = last_ok.unwrap_or(account.first_seen);
     let limit = i64::from(rule.hours) * HOUR;
     if now - since <= limit {
