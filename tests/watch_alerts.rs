@@ -89,11 +89,17 @@ impl Farm {
                 continue;
             }
             let gid = if id <= 4 { 1 } else { 2 };
+            // The list's last share: a minute ago, or the end of the last hour it hashed.
+            let last_share = (0..48)
+                .map(|back| at / HOUR * HOUR - back * HOUR)
+                .find(|hour| truth(id, *hour).0 > 0.0)
+                .map(|hour| (hour + HOUR - 1).min(at - 60));
             tx.execute(
-                "INSERT INTO workers (account_id, worker_id, worker_name, gid, status, first_seen, last_seen) \
-                 VALUES (?1, ?2, ?3, ?4, 'ACTIVE', ?5, ?5) \
-                 ON CONFLICT DO UPDATE SET last_seen = excluded.last_seen",
-                params![ACCOUNT, id, format!("rig-{id:02}"), gid, at],
+                "INSERT INTO workers (account_id, worker_id, worker_name, gid, status, last_share_time, first_seen, last_seen) \
+                 VALUES (?1, ?2, ?3, ?4, 'ACTIVE', ?6, ?5, ?5) \
+                 ON CONFLICT DO UPDATE SET last_seen = excluded.last_seen, \
+                   last_share_time = excluded.last_share_time",
+                params![ACCOUNT, id, format!("rig-{id:02}"), gid, at, last_share],
             )
             .unwrap();
             tx.execute(

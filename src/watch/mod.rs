@@ -21,7 +21,7 @@ pub const RULES: [&str; 6] = [
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, Context as _};
+use anyhow::{anyhow, bail, Context as _};
 
 use crate::report::render::{self, Cell, Format, Section, Table};
 use record::AlertRecord;
@@ -200,6 +200,20 @@ pub async fn evaluate(
         .map_err(|e| anyhow!("waiting for another alert evaluation: {e}"))??;
     let mut conn = crate::store::open(db)?;
     crate::report::tune_for_reports(&conn)?;
+    // Told in time order: an evaluation before the last one would resolve and reopen what
+    // is open (said twice). Evaluating the same instant again is fine: nothing is told twice.
+    let last: Option<i64> = conn.query_row(
+        "SELECT MAX(evaluated_at) FROM alert_evaluations",
+        [],
+        |row| row.get(0),
+    )?;
+    if let Some(last) = last.filter(|last| now < *last) {
+        bail!(
+            "evaluating as of {} would go back before the last evaluation ({}): alerts are told in time order; replay the past on a copy of the database",
+            render::format_time_iso(now),
+            render::format_time_iso(last)
+        );
+    }
     let started = std::time::Instant::now();
     let findings = rules::evaluate(&conn, settings, now)
         .with_context(|| format!("evaluating the alert rules over {}", db.display()))?;
@@ -214,14 +228,15 @@ pub async fn evaluate(
     )
     .with_context(|| format!("recording alerts in {}", db.display()))?;
     let resolved: Vec<i64> = evaluation.resolved.clone();
-    let mut records = record::alerts(&conn, "v.state = 'open'", RECORD_ORDER, &[], Some(now))?;
+    let opened = &evaluation.opened;
+    let mut records = record::alerts(&conn, "v.state = 'open'", RECORD_ORDER, &[], opened)?;
     for id in resolved {
         records.extend(record::alerts(
             &conn,
             "v.alert_id = :id",
             RECORD_ORDER,
             &[(":id", &id)],
-            Some(now),
+            opened,
         )?);
     }
     let summary = summary_line(&records, &evaluation, now);
@@ -372,7 +387,7 @@ pub async fn run_alerts(db: Option<PathBuf>, args: &AlertsArgs) -> anyhow::Resul
             "1 = 1",
             "COALESCE(v.resolved_at, v.opened_at) DESC, v.alert_id DESC",
             &[],
-            None,
+            &[],
         )?;
         let title = format!("Alerts told so far: {}", records.len());
         crate::report::output::print(&render_records(&records, args.format, &title, unicode))?;

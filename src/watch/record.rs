@@ -65,22 +65,23 @@ fn from_row(row: &Row<'_>, change: String, event_id: Option<i64>) -> rusqlite::R
 }
 
 /// Alerts of `v_alerts` matching `filter` (SQL over `v`, with named parameters), in `order`.
-/// `change` names what the evaluation at `evaluated_at` did to each.
+/// `change` says `opened` for the alerts in `opened_now` (what this evaluation opened),
+/// `resolved` for resolved ones, `ongoing` for the others.
 pub fn alerts(
     conn: &Connection,
     filter: &str,
     order: &str,
     params: &[(&str, &dyn ToSql)],
-    evaluated_at: Option<i64>,
+    opened_now: &[i64],
 ) -> rusqlite::Result<Vec<AlertRecord>> {
     let sql = format!("SELECT {COLUMNS} FROM v_alerts v WHERE {filter} ORDER BY {order}");
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map(params, |row| {
         let state: String = row.get(1)?;
-        let opened_at: Option<i64> = row.get(10)?;
-        let change = match (state.as_str(), evaluated_at) {
-            ("resolved", _) => "resolved",
-            ("open", Some(at)) if opened_at == Some(at) => "opened",
+        let alert_id: i64 = row.get(9)?;
+        let change = match state.as_str() {
+            "resolved" => "resolved",
+            _ if opened_now.contains(&alert_id) => "opened",
             _ => "ongoing",
         };
         from_row(row, change.to_owned(), None)

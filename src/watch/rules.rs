@@ -157,11 +157,18 @@ pub fn evaluate(
             _ => Vec::new(),
         };
         if let (Some(rule), Some(horizon)) = (&settings.hashrate_drop, account.horizon) {
+            let not_down = |w: &&ListedWorker| !down.contains(&w.worker_id);
+            let candidates: Vec<&ListedWorker> = workers.iter().filter(not_down).collect();
+            let told_as_down = settings.worker_down.is_some();
+            let judged = Judged {
+                candidates: &candidates,
+                none_is_down: told_as_down,
+            };
             hashrate_drop(
                 conn,
                 &account,
                 &workers,
-                &down,
+                &judged,
                 horizon,
                 rule,
                 &mut findings,
@@ -303,6 +310,14 @@ fn worker_down(
     findings: &mut Vec<Finding>,
 ) -> Vec<i64> {
     let hours = i64::from(rule.hours.max(1));
+    let listed_at = account.listed_at.unwrap_or(now);
+    // The list's last share times are on the pool's clock, which may lag ours: a worker's is
+    // judged against the newest of them (the pool's "now" as its list shows it).
+    let believable = |t: &i64| *t > 0 && *t <= listed_at + HOUR;
+    let pool_clock = workers
+        .iter()
+        .filter_map(|w| w.last_share_time.filter(believable))
+        .max();
     let mut down = Vec::new();
     for worker in workers {
         // The hourly history: hours after the last one with hashrate, through the horizon.
@@ -319,16 +334,14 @@ fn worker_down(
             (first_down, (horizon - first_down) / HOUR + 1)
         });
         // The worker list's last share, believed only when it is not after the listing.
-        let listed_at = account.listed_at.unwrap_or(now);
-        let last_share = worker
-            .last_share_time
-            .filter(|t| *t > 0 && *t <= listed_at + HOUR);
+        let last_share = worker.last_share_time.filter(believable);
         let hourly_down = hourly.filter(|(_, n)| *n >= hours);
         let back_since = last_share.is_some_and(|t| t >= horizon + HOUR);
-        let share_down = last_share.filter(|t| listed_at - t >= hours * HOUR);
+        let share_down =
+            last_share.filter(|t| pool_clock.is_some_and(|clock| clock - t >= hours * HOUR));
         let (since, message) = match (hourly_down.filter(|_| !back_since), share_down) {
             (Some((first, n)), share) => {
-                let since = share.map_or(first, |t| t.min(first));
+                let since = first;
                 let mut message = format!(
                     "{}: no accepted hashrate for {} (since {})",
                     worker.name,
@@ -343,10 +356,10 @@ fn worker_down(
             (None, Some(t)) => (
                 t,
                 format!(
-                    "{}: last share {}, {} before the pool's worker list of {}",
+                    "{}: last share {}, {} before the newest share in the pool's worker list of {}",
                     worker.name,
                     format_time_iso(t),
-                    hours_text((listed_at - t) / HOUR),
+                    hours_text((pool_clock.unwrap_or(t) - t) / HOUR),
                     format_time_iso(listed_at)
                 ),
             ),
@@ -448,13 +461,22 @@ impl Level {
 }
 
 /// A worker's, group's or account's last complete hours below a share of the median of the
-/// same hours on the previous days. A worker already told as down is not told again here;
+/// same hours on the previous days. A worker down is `worker_down`'s to tell, not told twice;
 /// groups and accounts of one worker say nothing the worker's alert does not.
+/// The workers `hashrate_drop` judges one by one.
+struct Judged<'a> {
+    /// Those not down.
+    candidates: &'a [&'a ListedWorker],
+    /// A window without any hashrate is `worker_down`'s to tell (a worker back since, per its
+    /// last share, whose final hours are still zeros), not a drop.
+    none_is_down: bool,
+}
+
 fn hashrate_drop(
     conn: &Connection,
     account: &Account,
     workers: &[ListedWorker],
-    down: &[i64],
+    judged: &Judged<'_>,
     horizon: i64,
     rule: &HashrateDrop,
     findings: &mut Vec<Finding>,
@@ -494,15 +516,14 @@ fn hashrate_drop(
         }
     };
     let series_of = |w: &ListedWorker| w.series_id.map(|id| (id, w.first_hour));
-    for worker in workers {
-        if down.contains(&worker.worker_id) {
-            continue;
-        }
+    for worker in judged.candidates {
         let Some(series) = series_of(worker) else {
             continue;
         };
+        let level = Level::of(&[series], &sums, window_start, rule.baseline_days)
+            .filter(|level| !(judged.none_is_down && level.now <= 0.0));
         check(
-            Level::of(&[series], &sums, window_start, rule.baseline_days),
+            level,
             worker_subject(account, worker.worker_id),
             format!("{} ({})", worker.name, account.name),
             Some(worker.worker_id),
@@ -783,13 +804,14 @@ fn stale_ingest(
     findings: &mut Vec<Finding>,
 ) -> rusqlite::Result<()> {
     let key = format!("{}:{}", account.pool, account.account);
-    // The last run that succeeded; or, in a run failed by another account, the time this
+    // The start of the last run that succeeded (what it copied is as fresh as that; a replay's
+    // `--now` is its start too); or, in a run failed by another account, the time this
     // account's hourly series (its own and its listed workers') had all been synced.
     let last_ok: Option<i64> = conn
         .prepare_cached(
             "SELECT MAX(t) FROM ( \
-               SELECT MAX(finished_at) AS t FROM ingest_runs \
-               WHERE status = 'ok' AND finished_at <= ?2 \
+               SELECT MAX(started_at) AS t FROM ingest_runs \
+               WHERE status = 'ok' AND started_at <= ?2 \
                  AND instr(',' || IFNULL(accounts, '') || ',', ',' || ?1 || ',') > 0 \
                UNION ALL \
                SELECT MIN(s.last_synced_at) FROM series s \
