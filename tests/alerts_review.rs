@@ -424,6 +424,22 @@ fn alerts_json(db: &Path, now: i64) -> (Output, Vec<serde_json::Value>) {
     (out, records)
 }
 
+/// An evaluation as of a time before the last one: refused in one line naming it, exit 1.
+fn refused_back_in_time(db: &Path, now: i64) {
+    let out = poolhist(db)
+        .args(["alerts", "--now", &iso(now), "--format", "json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("before the last evaluation") && stderr.contains(&iso(now)),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
 /// `rule:target` of a record: the worker's name, `group:NAME`, the kind of history, or `account`.
 fn label(r: &serde_json::Value) -> String {
     let rule = r["rule"].as_str().unwrap_or("?");
@@ -955,7 +971,11 @@ fn story_evaluating_back_in_time_tells_nothing_again() {
     let before = events(&db);
     // Back to the middle of the day of trouble, then to the same instant twice, then forward.
     let mut told = Vec::new();
-    for at in [D + 15 * HOUR + 600, D + 15 * HOUR + 600, RESUME + 2 * HOUR] {
+    // Back in time is refused (one line, nothing recorded); the present is told nothing new.
+    for at in [D + 15 * HOUR + 600, D + 15 * HOUR + 600] {
+        refused_back_in_time(&db, at);
+    }
+    for at in [RESUME + 2 * HOUR] {
         let (_, records) = alerts_json(&db, at);
         for r in records.iter().filter(|r| r["change"] != "ongoing") {
             told.push(format!("{} {} at {}", label(r), r["change"], iso(at)));
@@ -1388,7 +1408,7 @@ fn evaluating_back_in_time_while_alerts_are_open_does_not_resolve_and_reopen_the
         open.contains("stale_ingest:account") && open.contains("history_at_risk:worker hourly"),
         "{open:?}"
     );
-    alerts_json(&db, M + 7 * HOUR);
+    refused_back_in_time(&db, M + 7 * HOUR);
     alerts_json(&db, late + HOUR);
     let told: Vec<String> = events(&db)
         .iter()
