@@ -33,11 +33,12 @@ const MIN_SECRET_LEN: usize = 8;
     Debug, Clone, Copy, Default, PartialEq, Eq, Hash, clap::ValueEnum, Serialize, Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
+// Json: `{"alerts": [...]}`, each item an alert record with its `event_id`. Slack: `{"text":
+// "..."}`, one line per event (Slack's and Mattermost's incoming webhooks). Plain comments:
+// doc comments would turn every `--help` into the long layout.
 pub enum WebhookFormat {
-    /// `{"alerts": [...]}`, each item an alert record with its `event_id`.
     #[default]
     Json,
-    /// `{"text": "..."}`, one line per event: Slack's and Mattermost's incoming webhooks.
     Slack,
 }
 
