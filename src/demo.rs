@@ -89,6 +89,12 @@ pub async fn demo_command(args: &DemoArgs, db: Option<PathBuf>) -> anyhow::Resul
         },
     ];
     let mut totals = IngestSummary::default();
+    // Alerts are evaluated after each night, as `ingest --alerts` does; a database left by an
+    // earlier demo has evaluations up to its own last night, and alerts are told in time order.
+    let evaluated_until = crate::watch::last_evaluation(&db)?;
+    let settings = crate::watch::rules::RuleSettings::default();
+    let (mut opened, mut resolved) = (0, 0);
+    let mut last_told = None;
     for night in 0..nights {
         let now = first_night + night * DAY;
         clover.set_now(now);
@@ -118,6 +124,12 @@ pub async fn demo_command(args: &DemoArgs, db: Option<PathBuf>) -> anyhow::Resul
         }
         totals.requests += run.requests;
         totals.counts += run.counts;
+        if evaluated_until.is_none_or(|until| now >= until) {
+            let told = crate::watch::evaluate(&db, &settings, &[], now).await?;
+            opened += told.evaluation.opened.len();
+            resolved += told.evaluation.resolved.len();
+            last_told = Some(told);
+        }
     }
     clover_server.abort();
     foundry_server.abort();
@@ -126,7 +138,56 @@ pub async fn demo_command(args: &DemoArgs, db: Option<PathBuf>) -> anyhow::Resul
         totals.requests, totals.counts.rows_new
     );
     print_kept(&db)?;
-    print_reports(&db, &args.out, last_month_of(today))
+    print_reports(&db, &args.out, last_month_of(today))?;
+    if let Some(told) = last_told {
+        print_alerts(&told, opened, resolved, &args.out, &db)?;
+    }
+    Ok(())
+}
+
+/// The alerts told over the replayed nights, what fires now, and the Prometheus textfile.
+fn print_alerts(
+    told: &crate::watch::Told,
+    opened: usize,
+    resolved: usize,
+    out: &Path,
+    db: &Path,
+) -> anyhow::Result<()> {
+    println!(
+        "\n== Alerts (poolhist alerts, evaluated after every night): {opened} opened and {resolved} resolved, each told once =="
+    );
+    let firing: Vec<_> = told
+        .records
+        .iter()
+        .filter(|r| r.state == "open")
+        .take(8)
+        .cloned()
+        .collect();
+    let mut text = crate::watch::render_records(
+        &firing,
+        crate::report::Format::Table,
+        &told.summary,
+        std::io::IsTerminal::is_terminal(&std::io::stdout()),
+    );
+    if told.evaluation.firing > firing.len() {
+        text.push_str(&format!(
+            "(first {} of {}: poolhist --db {} alerts --history)\n",
+            firing.len(),
+            told.evaluation.firing,
+            db.display()
+        ));
+    }
+    crate::report::output::print(&text)?;
+    std::fs::create_dir_all(out)?;
+    let textfile = out.join("poolhist.prom");
+    let conn = crate::store::open_read_only(db)?;
+    let summary = crate::watch::metrics::write_textfile(&conn, &textfile, told.evaluated_at)?;
+    println!(
+        "demo: Prometheus metrics ({} samples) in {}",
+        summary.samples,
+        textfile.display()
+    );
+    Ok(())
 }
 
 /// UTC midnight of the first day of the month before `day`'s.

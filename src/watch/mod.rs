@@ -175,6 +175,8 @@ fn percent_flag(value: f64, flag: &str) -> anyhow::Result<f64> {
 /// What one evaluation told and what fires after it.
 #[derive(Debug, Clone)]
 pub struct Told {
+    /// The time evaluated as of.
+    pub evaluated_at: i64,
     pub evaluation: state::Evaluation,
     /// Open alerts, then those resolved now.
     pub records: Vec<AlertRecord>,
@@ -202,12 +204,7 @@ pub async fn evaluate(
     crate::report::tune_for_reports(&conn)?;
     // Told in time order: an evaluation before the last one would resolve and reopen what
     // is open (said twice). Evaluating the same instant again is fine: nothing is told twice.
-    let last: Option<i64> = conn.query_row(
-        "SELECT MAX(evaluated_at) FROM alert_evaluations",
-        [],
-        |row| row.get(0),
-    )?;
-    if let Some(last) = last.filter(|last| now < *last) {
+    if let Some(last) = last_evaluated(&conn)?.filter(|last| now < *last) {
         bail!(
             "evaluating as of {} would go back before the last evaluation ({}): alerts are told in time order; replay the past on a copy of the database",
             render::format_time_iso(now),
@@ -253,11 +250,29 @@ pub async fn evaluate(
         delivery_problems = report.problems;
     }
     Ok(Told {
+        evaluated_at: now,
         evaluation,
         records,
         summary,
         delivery_problems,
     })
+}
+
+/// The time the last evaluation of the database at `db` was as of, if any (none when the file
+/// or its alert tables do not exist yet).
+pub fn last_evaluation(db: &Path) -> anyhow::Result<Option<i64>> {
+    if !db.exists() {
+        return Ok(None);
+    }
+    Ok(last_evaluated(&crate::store::open(db)?)?)
+}
+
+fn last_evaluated(conn: &rusqlite::Connection) -> rusqlite::Result<Option<i64>> {
+    conn.query_row(
+        "SELECT MAX(evaluated_at) FROM alert_evaluations",
+        [],
+        |row| row.get(0),
+    )
 }
 
 const RECORD_ORDER: &str = "v.rule, v.pool, v.account, v.worker_name, v.alert_id";

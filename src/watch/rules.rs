@@ -321,6 +321,7 @@ fn worker_down(
     let mut down = Vec::new();
     for worker in workers {
         // The hourly history: hours after the last one with hashrate, through the horizon.
+        let lookback_start = horizon - DOWN_LOOKBACK + HOUR;
         let hourly = worker.series_id.map(|_| {
             let first_down = match worker.last_up {
                 Some(up) => up + HOUR,
@@ -328,7 +329,7 @@ fn worker_down(
                     let start = worker
                         .first_hour
                         .unwrap_or(worker.first_seen.div_euclid(HOUR) * HOUR);
-                    start.max(horizon - DOWN_LOOKBACK + HOUR)
+                    start.max(lookback_start)
                 }
             };
             (first_down, (horizon - first_down) / HOUR + 1)
@@ -341,13 +342,26 @@ fn worker_down(
             last_share.filter(|t| pool_clock.is_some_and(|clock| clock - t >= hours * HOUR));
         let (since, message) = match (hourly_down.filter(|_| !back_since), share_down) {
             (Some((first, n)), share) => {
-                let since = first;
-                let mut message = format!(
-                    "{}: no accepted hashrate for {} (since {})",
-                    worker.name,
-                    hours_text(n),
-                    format_time_iso(first)
-                );
+                // Hashrate is looked for 30 days back: beyond, the last share says since when.
+                let beyond_lookback = first <= lookback_start && worker.last_up.is_none();
+                let since = match share {
+                    Some(t) if beyond_lookback => t.min(first),
+                    _ => first,
+                };
+                let mut message = if beyond_lookback {
+                    format!(
+                        "{}: no accepted hashrate in the last {} days",
+                        worker.name,
+                        DOWN_LOOKBACK / DAY
+                    )
+                } else {
+                    format!(
+                        "{}: no accepted hashrate for {} (since {})",
+                        worker.name,
+                        hours_text(n),
+                        format_time_iso(first)
+                    )
+                };
                 if let Some(t) = share {
                     message.push_str(&format!("; last share {}", format_time_iso(t)));
                 }
