@@ -390,123 +390,92 @@ fn webhook(report: &mut Report, base: &Path, entry: Spanned<WebhookWire>) -> Opt
 /// The `[alerts]` table over the defaults; each value checked for its range.
 fn alert_settings(report: &mut Report, wire: AlertsWire) -> RuleSettings {
     let mut settings = RuleSettings::default();
-    if let Some(n) = &wire.open_after {
-        if let Some(n) = whole(report, n, "open_after", 1, 1000) {
-            settings.open_after = n;
-        }
+    set_whole(
+        report,
+        &wire.open_after,
+        "open_after",
+        1..=1000,
+        &mut settings.open_after,
+    );
+    let w = rule_table(report, "worker_down", wire.worker_down, &["hours"]);
+    if let Some(rule) = settings.worker_down.as_mut() {
+        set_whole(
+            report,
+            &w.hours,
+            "worker_down.hours",
+            1..=8760,
+            &mut rule.hours,
+        );
     }
-    let rule = |report: &mut Report, name: &str, wire: Option<RuleWire>, keys: &[&str]| {
-        let wire = wire.unwrap_or_default();
-        let given: [(&str, bool); 6] = [
-            ("hours", wire.hours.is_some()),
-            ("baseline_days", wire.baseline_days.is_some()),
-            ("below_percent", wire.below_percent.is_some()),
-            ("above_percent", wire.above_percent.is_some()),
-            ("factor", wire.factor.is_some()),
-            ("factor_floor_percent", wire.factor_floor_percent.is_some()),
-        ];
-        for (key, present) in given {
-            if present && !keys.contains(&key) {
-                report.at_line(
-                    None,
-                    format!(
-                        "[alerts.{name}] takes no `{key}` (it takes: enabled, {})",
-                        keys.join(", ")
-                    ),
-                );
-            }
-        }
-        wire
-    };
-    let w = rule(report, "worker_down", wire.worker_down, &["hours"]);
     if w.enabled == Some(false) {
         settings.worker_down = None;
-    } else if let Some(down) = settings.worker_down.as_mut() {
-        if let Some(h) = w
-            .hours
-            .as_ref()
-            .and_then(|h| whole(report, h, "worker_down.hours", 1, 8760))
-        {
-            down.hours = h;
-        }
     }
-    let w = rule(
-        report,
-        "hashrate_drop",
-        wire.hashrate_drop,
-        &["hours", "baseline_days", "below_percent"],
-    );
+    let keys = ["hours", "baseline_days", "below_percent"];
+    let w = rule_table(report, "hashrate_drop", wire.hashrate_drop, &keys);
+    if let Some(rule) = settings.hashrate_drop.as_mut() {
+        set_whole(
+            report,
+            &w.hours,
+            "hashrate_drop.hours",
+            1..=24,
+            &mut rule.hours,
+        );
+        let days = &mut rule.baseline_days;
+        set_whole(
+            report,
+            &w.baseline_days,
+            "hashrate_drop.baseline_days",
+            1..=90,
+            days,
+        );
+        let below = &mut rule.below_percent;
+        set_percent(
+            report,
+            &w.below_percent,
+            "hashrate_drop.below_percent",
+            below,
+        );
+    }
     if w.enabled == Some(false) {
         settings.hashrate_drop = None;
-    } else if let Some(drop) = settings.hashrate_drop.as_mut() {
-        if let Some(h) = w
-            .hours
-            .as_ref()
-            .and_then(|h| whole(report, h, "hashrate_drop.hours", 1, 24))
-        {
-            drop.hours = h;
-        }
-        if let Some(d) = w
-            .baseline_days
-            .as_ref()
-            .and_then(|d| whole(report, d, "hashrate_drop.baseline_days", 1, 90))
-        {
-            drop.baseline_days = d;
-        }
-        if let Some(p) = w
-            .below_percent
-            .as_ref()
-            .and_then(|p| percent(report, p, "hashrate_drop.below_percent"))
-        {
-            drop.below_percent = p;
-        }
     }
-    let w = rule(
-        report,
-        "reject_spike",
-        wire.reject_spike,
-        &[
-            "hours",
-            "baseline_days",
-            "above_percent",
-            "factor",
-            "factor_floor_percent",
-        ],
-    );
-    if w.enabled == Some(false) {
-        settings.reject_spike = None;
-    } else if let Some(spike) = settings.reject_spike.as_mut() {
-        if let Some(h) = w
-            .hours
-            .as_ref()
-            .and_then(|h| whole(report, h, "reject_spike.hours", 1, 168))
-        {
-            spike.hours = h;
-        }
-        if let Some(d) = w
-            .baseline_days
-            .as_ref()
-            .and_then(|d| whole(report, d, "reject_spike.baseline_days", 1, 90))
-        {
-            spike.baseline_days = d;
-        }
-        if let Some(p) = w
-            .above_percent
-            .as_ref()
-            .and_then(|p| percent(report, p, "reject_spike.above_percent"))
-        {
-            spike.above_percent = p;
-        }
-        if let Some(p) = w
-            .factor_floor_percent
-            .as_ref()
-            .and_then(|p| percent(report, p, "reject_spike.factor_floor_percent"))
-        {
-            spike.factor_floor_percent = p;
-        }
+    let keys = [
+        "hours",
+        "baseline_days",
+        "above_percent",
+        "factor",
+        "factor_floor_percent",
+    ];
+    let w = rule_table(report, "reject_spike", wire.reject_spike, &keys);
+    if let Some(rule) = settings.reject_spike.as_mut() {
+        set_whole(
+            report,
+            &w.hours,
+            "reject_spike.hours",
+            1..=168,
+            &mut rule.hours,
+        );
+        let days = &mut rule.baseline_days;
+        set_whole(
+            report,
+            &w.baseline_days,
+            "reject_spike.baseline_days",
+            1..=90,
+            days,
+        );
+        let above = &mut rule.above_percent;
+        set_percent(
+            report,
+            &w.above_percent,
+            "reject_spike.above_percent",
+            above,
+        );
+        let floor = &mut rule.factor_floor_percent;
+        let name = "reject_spike.factor_floor_percent";
+        set_percent(report, &w.factor_floor_percent, name, floor);
         if let Some(f) = &w.factor {
             if f.get_ref().is_finite() && *f.get_ref() > 1.0 {
-                spike.factor = *f.get_ref();
+                rule.factor = *f.get_ref();
             } else {
                 report.at(
                     Some(f.span()),
@@ -518,43 +487,101 @@ fn alert_settings(report: &mut Report, wire: AlertsWire) -> RuleSettings {
             }
         }
     }
-    let w = rule(report, "workers_changed", wire.workers_changed, &[]);
+    if w.enabled == Some(false) {
+        settings.reject_spike = None;
+    }
+    let w = rule_table(report, "workers_changed", wire.workers_changed, &[]);
     settings.workers_changed = w.enabled != Some(false);
-    let w = rule(report, "history_at_risk", wire.history_at_risk, &["hours"]);
+    let w = rule_table(report, "history_at_risk", wire.history_at_risk, &["hours"]);
+    if let Some(rule) = settings.history_at_risk.as_mut() {
+        set_whole(
+            report,
+            &w.hours,
+            "history_at_risk.hours",
+            1..=8760,
+            &mut rule.hours,
+        );
+    }
     if w.enabled == Some(false) {
         settings.history_at_risk = None;
-    } else if let Some(risk) = settings.history_at_risk.as_mut() {
-        if let Some(h) = w
-            .hours
-            .as_ref()
-            .and_then(|h| whole(report, h, "history_at_risk.hours", 1, 8760))
-        {
-            risk.hours = h;
-        }
     }
-    let w = rule(report, "stale_ingest", wire.stale_ingest, &["hours"]);
+    let w = rule_table(report, "stale_ingest", wire.stale_ingest, &["hours"]);
+    if let Some(rule) = settings.stale_ingest.as_mut() {
+        set_whole(
+            report,
+            &w.hours,
+            "stale_ingest.hours",
+            1..=8760,
+            &mut rule.hours,
+        );
+    }
     if w.enabled == Some(false) {
         settings.stale_ingest = None;
-    } else if let Some(stale) = settings.stale_ingest.as_mut() {
-        if let Some(h) = w
-            .hours
-            .as_ref()
-            .and_then(|h| whole(report, h, "stale_ingest.hours", 1, 8760))
-        {
-            stale.hours = h;
-        }
     }
     settings
 }
 
-fn whole(report: &mut Report, value: &Spanned<i64>, name: &str, min: i64, max: i64) -> Option<u32> {
+/// One rule's table (empty when absent); a key the rule does not take is a problem.
+fn rule_table(report: &mut Report, name: &str, wire: Option<RuleWire>, keys: &[&str]) -> RuleWire {
+    let wire = wire.unwrap_or_default();
+    let given: [(&str, bool); 6] = [
+        ("hours", wire.hours.is_some()),
+        ("baseline_days", wire.baseline_days.is_some()),
+        ("below_percent", wire.below_percent.is_some()),
+        ("above_percent", wire.above_percent.is_some()),
+        ("factor", wire.factor.is_some()),
+        ("factor_floor_percent", wire.factor_floor_percent.is_some()),
+    ];
+    for (key, present) in given {
+        if present && !keys.contains(&key) {
+            report.at_line(
+                None,
+                format!(
+                    "[alerts.{name}] takes no `{key}` (it takes: enabled{}{})",
+                    if keys.is_empty() { "" } else { ", " },
+                    keys.join(", ")
+                ),
+            );
+        }
+    }
+    wire
+}
+
+fn set_whole(
+    report: &mut Report,
+    value: &Option<Spanned<i64>>,
+    name: &str,
+    range: std::ops::RangeInclusive<i64>,
+    field: &mut u32,
+) {
+    if let Some(v) = value.as_ref().and_then(|v| whole(report, v, name, range)) {
+        *field = v;
+    }
+}
+
+fn set_percent(report: &mut Report, value: &Option<Spanned<f64>>, name: &str, field: &mut f64) {
+    if let Some(v) = value.as_ref().and_then(|v| percent(report, v, name)) {
+        *field = v;
+    }
+}
+
+fn whole(
+    report: &mut Report,
+    value: &Spanned<i64>,
+    name: &str,
+    range: std::ops::RangeInclusive<i64>,
+) -> Option<u32> {
     let v = *value.get_ref();
-    if (min..=max).contains(&v) {
+    if range.contains(&v) {
         u32::try_from(v).ok()
     } else {
         report.at(
             Some(value.span()),
-            format!("`{name}` {v} must be between {min} and {max}"),
+            format!(
+                "`{name}` {v} must be between {} and {}",
+                range.start(),
+                range.end()
+            ),
         );
         None
     }

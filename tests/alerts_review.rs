@@ -3,14 +3,15 @@
 //! (`shared/api/pool-api-v1.md`, `NOTES.md`), not from the project's simulator. Each worker's
 //! truth is a function of the hour, so every evaluation's expected alerts follow from the story.
 
+mod binary;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::{Arc, Mutex, OnceLock};
 
-const BIN: &str = env!("CARGO_BIN_EXE_poolhist");
 const HOUR: i64 = 3600;
 const DAY: i64 = 86_400;
 /// 2027-01-01T00:00:00Z: after the wall clock of the runs, since `ingest` records a run's end
@@ -356,21 +357,8 @@ fn respond(st: &PoolState, path: &str, q: &BTreeMap<String, String>) -> (u16, St
 // =============================================================================================
 
 fn poolhist(db: &Path) -> Command {
-    let mut c = Command::new(BIN);
-    c.arg("--db")
-        .arg(db)
-        .env("POOLHIST_ACCESS_KEY", KEY)
-        .env_remove("POOLHIST_DB")
-        .env_remove("POOLHIST_PUID")
-        .env_remove("POOLHIST_API_URL")
-        .env_remove("POOLHIST_ACCESS_KEY_FILE")
-        .env_remove("POOLHIST_POOL")
-        .env_remove("POOLHIST_ACCOUNT")
-        .env_remove("POOLHIST_CONFIG")
-        .env_remove("POOLHIST_LOG")
-        .env_remove("POOLHIST_WEBHOOK")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null());
+    let mut c = binary::poolhist_with_key(db, KEY);
+    c.env("NO_COLOR", "1");
     c
 }
 
