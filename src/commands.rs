@@ -219,7 +219,20 @@ pub async fn ingest_command(args: &IngestArgs, db: Option<PathBuf>) -> anyhow::R
     let mut firing = 0;
     let evaluated_at = now.unwrap_or_else(|| chrono::Utc::now().timestamp());
     if let Some((settings, webhooks)) = watch.filter(|_| db.exists()) {
-        let told = crate::watch::evaluate(&db, &settings, &webhooks, evaluated_at).await?;
+        let told = match crate::watch::evaluate(&db, &settings, &webhooks, evaluated_at).await {
+            Ok(told) => told,
+            // The run's own failure is the one to exit with; this one is said too.
+            Err(e) => match run_error {
+                Some(run_error) => {
+                    crate::logging::print_warning(&format!(
+                        "alerts not evaluated: {}",
+                        crate::logging::error_line(&e)
+                    ));
+                    return Err(run_error);
+                }
+                None => return Err(e),
+            },
+        };
         for problem in &told.delivery_problems {
             crate::logging::print_warning(problem);
         }
