@@ -870,3 +870,21 @@ fn delivering_is_a_send_future() {
     let future = deliver(&mut conn, &[], 0, &options);
     assert_send(&future);
 }
+
+#[tokio::test]
+async fn an_opening_that_failed_is_sent_even_when_its_alert_resolved_before_the_next_evaluation() {
+    let receiver = Receiver::start().await;
+    let mut db = db();
+    let webhooks = [receiver.webhook(WebhookFormat::Json)];
+    // The webhook is first seen after the alert opened: it hears the opening as still firing.
+    let (alert, opened) = open_alert(&db.conn, "worker_down", 7, 1_000);
+    receiver.always(Answer::Status(500));
+    let report = run(&mut db, &webhooks, 2_000).await;
+    assert_eq!((report.delivered, report.pending), (0, 1));
+    // Resolved before the next evaluation; the receiver is back.
+    let resolved = resolve_alert(&db.conn, alert, 2_500);
+    receiver.always(Answer::Ok);
+    let report = run(&mut db, &webhooks, 3_000).await;
+    assert_eq!((report.delivered, report.pending), (2, 0));
+    assert_eq!(receiver.accepted_events(), [opened, resolved]);
+}

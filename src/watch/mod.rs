@@ -79,6 +79,7 @@ pub struct WatchArgs {
         long,
         value_name = "URL",
         env = "POOLHIST_WEBHOOK",
+        hide_env_values = true,
         help_heading = "Alert delivery"
     )]
     pub webhook: Vec<String>,

@@ -350,13 +350,17 @@ fn register_target(conn: &Connection, webhook: &Webhook, now: i64) -> rusqlite::
     })
 }
 
-/// Events not yet accepted by the target, oldest first: those since it was first seen, and the
-/// openings of alerts still open (a new webhook hears what is firing, not old history).
+/// Events not yet accepted by the target, oldest first: those since it was first seen, the
+/// openings of alerts still open (a new webhook hears what is firing, not old history), and any
+/// it failed to take before (kept, whatever became of the alert since).
 fn due_events(conn: &Connection, target: &Target) -> rusqlite::Result<Vec<i64>> {
     let mut stmt = conn.prepare_cached(
         "SELECT e.event_id FROM alert_events e JOIN alerts al ON al.alert_id = e.alert_id \
          WHERE al.state <> 'pending' \
-           AND (e.at >= ?2 OR (e.kind = 'open' AND al.state = 'open')) \
+           AND (e.at >= ?2 OR (e.kind = 'open' AND al.state = 'open') \
+                OR EXISTS (SELECT 1 FROM webhook_deliveries d \
+                           WHERE d.event_id = e.event_id AND d.target_id = ?1 \
+                             AND d.delivered_at IS NULL)) \
            AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d \
                            WHERE d.event_id = e.event_id AND d.target_id = ?1 \
                              AND d.delivered_at IS NOT NULL) \
