@@ -37,8 +37,8 @@ fn build(db: &Path, workers: i64) -> Connection {
     {
         let mut worker = tx
             .prepare(
-                "INSERT INTO workers (account_id, worker_id, worker_name, gid, status, first_seen, last_seen) \
-                 VALUES (1, ?1, ?2, ?3, 'ACTIVE', ?4, ?5)",
+                "INSERT INTO workers (account_id, worker_id, worker_name, gid, status, first_seen, last_seen, previous_seen) \
+                 VALUES (1, ?1, ?2, ?3, 'ACTIVE', ?4, ?5, ?5 - 86400)",
             )
             .unwrap();
         let mut series = tx

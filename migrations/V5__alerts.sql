@@ -4,9 +4,10 @@
 --
 -- Nothing here changes a public view; v_alerts and v_alert_events are new.
 
--- The listing before the last one (workers_changed compares a worker's first and last listing
--- with the account's last two).
+-- The listing before the last one, of the account and of each worker: workers_changed tells a
+-- worker in the account's last listing but not in the one before (new, or back), and the reverse.
 ALTER TABLE accounts ADD COLUMN previous_seen INTEGER;
+ALTER TABLE workers ADD COLUMN previous_seen INTEGER;
 
 -- One row per alert: a rule holding for one subject from the evaluation that opened it to the
 -- one that saw it stop. A subject is stable across evaluations:

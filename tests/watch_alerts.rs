@@ -97,8 +97,8 @@ impl Farm {
             tx.execute(
                 "INSERT INTO workers (account_id, worker_id, worker_name, gid, status, last_share_time, first_seen, last_seen) \
                  VALUES (?1, ?2, ?3, ?4, 'ACTIVE', ?6, ?5, ?5) \
-                 ON CONFLICT DO UPDATE SET last_seen = excluded.last_seen, \
-                   last_share_time = excluded.last_share_time",
+                 ON CONFLICT DO UPDATE SET previous_seen = last_seen, \
+                   last_seen = excluded.last_seen, last_share_time = excluded.last_share_time",
                 params![ACCOUNT, id, format!("rig-{id:02}"), gid, at, last_share],
             )
             .unwrap();
@@ -646,4 +646,126 @@ fn an_account_collected_in_a_run_another_account_failed_is_not_stale() {
         open_alerts(&farm.db),
         set(&[("worker_down", "rig-01"), ("stale_ingest", "1001")])
     );
+}
+
+/// A listing at `at` without the workers `missing` (as the ingest's upsert records it).
+fn listing(db: &Path, at: i64, missing: &[i64]) {
+    let conn = Connection::open(db).unwrap();
+    conn.execute(
+        "UPDATE accounts SET previous_seen = last_seen, last_seen = ?1",
+        [at],
+    )
+    .unwrap();
+    let missing = missing
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    conn.execute(
+        &format!(
+            "UPDATE workers SET previous_seen = last_seen, last_seen = ?1 \
+             WHERE worker_id NOT IN ({missing}) AND last_seen >= ?1 - 86400"
+        ),
+        [at],
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_worker_that_leaves_and_comes_back_is_told_both_ways() {
+    let farm = Farm::new();
+    let at = DAY0 + 9 * HOUR + 600;
+    farm.ingest(at);
+    let settings = RuleSettings::default();
+    listing(&farm.db, at + 60, &[5]);
+    evaluate(&farm.db, &settings, at + 60);
+    let changed = |db: &Path| -> Vec<(String, String)> {
+        let conn = Connection::open(db).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT kind, message FROM v_alert_events WHERE rule = 'workers_changed' ORDER BY event_id")
+            .unwrap();
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        rows.map(Result::unwrap).collect()
+    };
+    let told = changed(&farm.db);
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(told[0].1.starts_with("rig-05 is no longer"), "{told:?}");
+    listing(&farm.db, at + 120, &[]);
+    evaluate(&farm.db, &settings, at + 120);
+    let told = changed(&farm.db);
+    assert_eq!(told.len(), 3, "{told:?}");
+    assert_eq!(told[1].0, "open");
+    assert!(told[1].1.starts_with("rig-05 appeared"), "back: {told:?}");
+    assert_eq!(told[2].0, "resolved", "{told:?}");
+    // Appeared, then gone at the very next listing: both told.
+    listing(&farm.db, at + 180, &[5]);
+    evaluate(&farm.db, &settings, at + 180);
+    let told = changed(&farm.db);
+    assert!(
+        told.iter()
+            .filter(|t| t.0 == "open" && t.1.starts_with("rig-05 is no longer"))
+            .count()
+            == 2,
+        "{told:?}"
+    );
+}
+
+#[test]
+fn a_rule_turned_off_resolves_its_open_alerts_once_saying_so() {
+    let farm = Farm::new();
+    let at = DAY0 + 12 * HOUR + 600;
+    farm.ingest(at);
+    evaluate(&farm.db, &RuleSettings::default(), at);
+    assert_eq!(open_alerts(&farm.db), set(&[("worker_down", "rig-01")]));
+    let off = RuleSettings {
+        worker_down: None,
+        hashrate_drop: None,
+        ..RuleSettings::default()
+    };
+    let told = evaluate(&farm.db, &off, at + 60);
+    assert_eq!(told.evaluation.firing, 0);
+    assert_eq!(told.evaluation.resolved.len(), 1);
+    assert!(
+        told.records[0].message.contains("the rule is turned off"),
+        "{:?}",
+        told.records
+    );
+    assert_eq!(
+        evaluate(&farm.db, &off, at + 120).evaluation.resolved.len(),
+        0
+    );
+}
+
+#[test]
+fn the_same_instant_evaluated_twice_is_not_two_evaluations_in_a_row() {
+    let farm = Farm::new();
+    let at = DAY0 + 12 * HOUR + 600;
+    farm.ingest(at);
+    let settings = RuleSettings {
+        open_after: 2,
+        ..RuleSettings::default()
+    };
+    evaluate(&farm.db, &settings, at);
+    let again = evaluate(&farm.db, &settings, at);
+    assert!(
+        again.evaluation.opened.is_empty(),
+        "held once, evaluated twice"
+    );
+    let later = evaluate(&farm.db, &settings, at + 60);
+    assert_eq!(later.evaluation.opened.len(), 1);
+}
+
+#[test]
+fn a_listing_change_is_told_at_once_whatever_open_after_says() {
+    let farm = Farm::new();
+    let at = DAY0 + 9 * HOUR + 600;
+    farm.ingest(at);
+    let settings = RuleSettings {
+        open_after: 3,
+        ..RuleSettings::default()
+    };
+    listing(&farm.db, at + 60, &[5]);
+    let told = evaluate(&farm.db, &settings, at + 60);
+    assert_eq!(told.evaluation.opened.len(), 1, "{:?}", told.records);
+    assert_eq!(told.records[0].rule, "workers_changed");
 }

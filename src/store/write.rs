@@ -365,7 +365,7 @@ fn upsert_directory_rows(
          ON CONFLICT (account_id, worker_id) DO UPDATE SET worker_name = excluded.worker_name, \
            gid = excluded.gid, status = excluded.status, \
            last_share_time = IFNULL(excluded.last_share_time, workers.last_share_time), \
-           last_seen = excluded.last_seen",
+           previous_seen = workers.last_seen, last_seen = excluded.last_seen",
     )?;
     // The unique index `series_by_key` makes an existing series a no-op (one index probe).
     let mut add_series = tx.prepare_cached(

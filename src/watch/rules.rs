@@ -741,9 +741,10 @@ fn workers_changed(
         return Ok(());
     }
     let mut stmt = conn.prepare_cached(
-        "SELECT worker_id, worker_name, gid, first_seen = ?2 FROM workers \
+        "SELECT worker_id, worker_name, gid, last_seen = ?2 FROM workers \
          WHERE account_id = ?1 \
-           AND ((first_seen = ?2 AND last_seen = ?2) OR last_seen = ?3) \
+           AND ((last_seen = ?2 AND (previous_seen IS NULL OR previous_seen < ?3)) \
+                OR last_seen = ?3) \
          ORDER BY worker_name, worker_id",
     )?;
     let changed: Vec<(i64, String, Option<i64>, bool)> = stmt
@@ -790,7 +791,12 @@ fn workers_changed(
         for (worker_id, name, gid, _) in these {
             findings.push(Finding {
                 rule: "workers_changed",
-                subject: worker_subject(account, *worker_id),
+                // Its own subject each way: one that comes and goes is told both.
+                subject: format!(
+                    "{}:{}",
+                    worker_subject(account, *worker_id),
+                    if appeared { "appeared" } else { "disappeared" }
+                ),
                 account_id: Some(account.id),
                 worker_id: Some(*worker_id),
                 group_id: *gid,

@@ -25,14 +25,19 @@ struct Live {
     alert_id: i64,
     state: String,
     held: i64,
+    last_evaluated_at: i64,
 }
 
-/// Applies `findings` of the rules in `evaluated` (alerts of rules not evaluated are left as
-/// they are) as of `now`.
+/// Rules told the moment they hold, whatever `open_after` says: what they tell is a change
+/// seen once (a listing), not a state that could flap.
+const NOT_DAMPED: [&str; 1] = ["workers_changed"];
+
+/// Applies `findings` as of `now`. Alerts of rules not in `enabled` (turned off) resolve,
+/// saying so.
 pub fn apply(
     conn: &mut Connection,
     findings: &[Finding],
-    evaluated: &[&str],
+    enabled: &[&str],
     now: i64,
     open_after: u32,
     duration_ms: i64,
@@ -41,7 +46,8 @@ pub fn apply(
     let mut live: HashMap<(String, String), Live> = HashMap::new();
     {
         let mut stmt = tx.prepare(
-            "SELECT alert_id, rule, subject, state, held FROM alerts WHERE state <> 'resolved'",
+            "SELECT alert_id, rule, subject, state, held, last_evaluated_at FROM alerts \
+             WHERE state <> 'resolved'",
         )?;
         let rows = stmt.query_map([], |row| {
             Ok((
@@ -50,6 +56,7 @@ pub fn apply(
                     alert_id: row.get(0)?,
                     state: row.get(3)?,
                     held: row.get(4)?,
+                    last_evaluated_at: row.get(5)?,
                 },
             ))
         })?;
@@ -67,7 +74,7 @@ pub fn apply(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8, ?9, ?10, ?11, ?12)",
         )?;
         let mut update = tx.prepare_cached(
-            "UPDATE alerts SET held = held + 1, state = ?2, \
+            "UPDATE alerts SET held = ?9, state = ?2, \
                     opened_at = COALESCE(opened_at, ?3), message = ?4, value = ?5, threshold = ?6, \
                     last_evaluated_at = ?7, group_id = ?8 \
              WHERE alert_id = ?1",
@@ -77,9 +84,20 @@ pub fn apply(
         )?;
         for finding in findings {
             let key = (finding.rule.to_owned(), finding.subject.clone());
+            let open_after = if NOT_DAMPED.contains(&finding.rule) {
+                1
+            } else {
+                open_after
+            };
             match live.remove(&key) {
                 Some(alert) => {
-                    let opens = alert.state == "pending" && alert.held + 1 >= open_after;
+                    // The same instant evaluated again is not one more evaluation in a row.
+                    let held = if now > alert.last_evaluated_at {
+                        alert.held + 1
+                    } else {
+                        alert.held
+                    };
+                    let opens = alert.state == "pending" && held >= open_after;
                     let state = if alert.state == "open" || opens {
                         "open"
                     } else {
@@ -94,6 +112,7 @@ pub fn apply(
                         finding.threshold,
                         now,
                         finding.group_id,
+                        held,
                     ])?;
                     if opens {
                         event.execute(params![alert.alert_id, "open", now, finding.message])?;
@@ -127,10 +146,7 @@ pub fn apply(
             }
         }
         // What held before and holds no more.
-        let mut ended: Vec<((String, String), Live)> = live
-            .into_iter()
-            .filter(|((rule, _), _)| evaluated.contains(&rule.as_str()))
-            .collect();
+        let mut ended: Vec<((String, String), Live)> = live.into_iter().collect();
         ended.sort_by_key(|(_, alert)| alert.alert_id);
         for ((rule, _), alert) in ended {
             if alert.state == "pending" {
@@ -142,7 +158,11 @@ pub fn apply(
                 [alert.alert_id],
                 |row| row.get(0),
             )?;
-            let message = resolution(&rule, &before);
+            let message = if enabled.contains(&rule.as_str()) {
+                resolution(&rule, &before)
+            } else {
+                format!("resolved (the rule is turned off); it was: {before}")
+            };
             tx.execute(
                 "UPDATE alerts SET state = 'resolved', resolved_at = ?2, last_evaluated_at = ?2, \
                         message = ?3 WHERE alert_id = ?1",
