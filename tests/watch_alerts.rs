@@ -769,3 +769,38 @@ fn a_listing_change_is_told_at_once_whatever_open_after_says() {
     assert_eq!(told.evaluation.opened.len(), 1, "{:?}", told.records);
     assert_eq!(told.records[0].rule, "workers_changed");
 }
+
+#[test]
+fn a_listed_worker_never_copied_counts_from_its_first_listing() {
+    let farm = Farm::new();
+    let at = DAY0 + 12 * HOUR + 600;
+    farm.ingest(at);
+    let conn = Connection::open(&farm.db).unwrap();
+    // rig-12, listed since 10 h before the run, whose series fails every night: the runs end
+    // failed, every other series is synced.
+    conn.execute_batch(&format!(
+        "INSERT INTO workers (account_id, worker_id, worker_name, gid, status, first_seen, last_seen) \
+         VALUES ({ACCOUNT}, 12, 'rig-12', 2, 'ACTIVE', {first}, {at}); \
+         INSERT INTO series (series_id, account_id, worker_id, dimension) VALUES (12, {ACCOUNT}, 12, '1h'); \
+         UPDATE ingest_runs SET status = 'failed'; \
+         UPDATE series SET last_synced_at = {at} WHERE series_id <> 12;",
+        first = at - 10 * HOUR
+    ))
+    .unwrap();
+    let settings = RuleSettings {
+        worker_down: None,
+        hashrate_drop: None,
+        ..RuleSettings::default()
+    };
+    // 20 h after the run, 30 h after rig-12 was first listed: its account is stale.
+    evaluate(&farm.db, &settings, at + 20 * HOUR);
+    assert_eq!(open_alerts(&farm.db), set(&[("stale_ingest", "1001")]));
+    // Its hours from its first listing expire at the pool first: at risk before the others'.
+    let told = evaluate(&farm.db, &settings, at + 40 * HOUR);
+    let risk = told
+        .records
+        .iter()
+        .find(|r| r.rule == "history_at_risk")
+        .expect("rig-12's history at risk");
+    assert!(risk.message.contains("(1 series)"), "{}", risk.message);
+}

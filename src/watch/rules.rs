@@ -826,7 +826,8 @@ fn stale_ingest(
     let key = format!("{}:{}", account.pool, account.account);
     // The start of the last run that succeeded (what it copied is as fresh as that; a replay's
     // `--now` is its start too); or, in a run failed by another account, the time this
-    // account's hourly series (its own and its listed workers') had all been synced.
+    // account's hourly series (its own and its listed workers') had all been synced (one never
+    // synced counts from its first listing).
     let last_ok: Option<i64> = conn
         .prepare_cached(
             "SELECT MAX(t) FROM ( \
@@ -834,15 +835,16 @@ fn stale_ingest(
                WHERE status = 'ok' AND started_at <= ?2 \
                  AND instr(',' || IFNULL(accounts, '') || ',', ',' || ?1 || ',') > 0 \
                UNION ALL \
-               SELECT MIN(s.last_synced_at) FROM series s \
+               SELECT MIN(COALESCE(s.last_synced_at, w.first_seen, ?5)) FROM series s \
                LEFT JOIN workers w ON w.account_id = s.account_id AND w.worker_id = s.worker_id \
                WHERE s.account_id = ?3 AND s.dimension = '1h' \
                  AND (s.worker_id IS NULL OR w.last_seen = ?4) \
-               HAVING MIN(s.last_synced_at) <= ?2)",
+               HAVING MIN(COALESCE(s.last_synced_at, w.first_seen, ?5)) <= ?2)",
         )?
-        .query_row(params![key, now, account.id, account.listed_at], |row| {
-            row.get(0)
-        })?;
+        .query_row(
+            params![key, now, account.id, account.listed_at, account.first_seen],
+            |row| row.get(0),
+        )?;
     let since = last_ok.unwrap_or(account.first_seen);
     let limit = i64::from(rule.hours) * HOUR;
     if now - since <= limit {
