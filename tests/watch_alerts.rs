@@ -804,3 +804,34 @@ fn a_listed_worker_never_copied_counts_from_its_first_listing() {
         .expect("rig-12's history at risk");
     assert!(risk.message.contains("(1 series)"), "{}", risk.message);
 }
+
+#[test]
+fn evaluating_before_the_last_listing_is_refused_in_one_line() {
+    let farm = Farm::new();
+    let at = DAY0 + 12 * HOUR + 600;
+    farm.ingest(at);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let error = runtime
+        .block_on(poolhist::watch::evaluate(
+            &farm.db,
+            &RuleSettings::default(),
+            &[],
+            at - HOUR,
+        ))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("would judge data collected later"),
+        "{error}"
+    );
+    assert!(error.contains("2026-11-01T12:10:00Z"), "{error}");
+    assert_eq!(error.lines().count(), 1);
+    let recorded: i64 = Connection::open(&farm.db)
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM alert_evaluations", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(recorded, 0);
+}

@@ -212,6 +212,17 @@ pub async fn evaluate(
             render::format_time_iso(last)
         );
     }
+    // The rules judge the stored data as it stands: a listing after `now` would be read as if
+    // it had happened by then (replays of the past run on a copy made at that time).
+    let listed: Option<i64> =
+        conn.query_row("SELECT MAX(last_seen) FROM accounts", [], |row| row.get(0))?;
+    if let Some(listed) = listed.filter(|listed| now < *listed) {
+        bail!(
+            "evaluating as of {} would judge data collected later (the last listing is of {}): evaluate as of then or later",
+            render::format_time_iso(now),
+            render::format_time_iso(listed)
+        );
+    }
     let started = std::time::Instant::now();
     let findings = rules::evaluate(&conn, settings, now)
         .with_context(|| format!("evaluating the alert rules over {}", db.display()))?;
