@@ -216,53 +216,75 @@ pub async fn ingest_command(args: &IngestArgs, db: Option<PathBuf>) -> anyhow::R
     };
     // A failed run is when alerts matter most (history at risk): they are evaluated anyway,
     // once the database exists.
-    let mut firing = 0;
     let evaluated_at = now.unwrap_or_else(|| chrono::Utc::now().timestamp());
-    if let Some((settings, webhooks)) = watch.filter(|_| db.exists()) {
-        let told = match crate::watch::evaluate(&db, &settings, &webhooks, evaluated_at).await {
-            Ok(told) => told,
-            // The run's own failure is the one to exit with; this one is said too.
-            Err(e) => match run_error {
-                Some(run_error) => {
-                    crate::logging::print_warning(&format!(
-                        "alerts not evaluated: {}",
-                        crate::logging::error_line(&e)
-                    ));
-                    return Err(run_error);
-                }
-                None => return Err(e),
-            },
-        };
-        for problem in &told.delivery_problems {
-            crate::logging::print_warning(problem);
+    let watched = match watch.filter(|_| db.exists()) {
+        Some((settings, webhooks)) => {
+            Some(crate::watch::evaluate(&db, &settings, &webhooks, evaluated_at).await)
         }
-        let changed: Vec<_> = told
-            .records
-            .iter()
-            .filter(|r| r.change != "ongoing")
-            .cloned()
-            .collect();
-        if !changed.is_empty() || !args.quiet {
-            let mut out = format!("{}\n", told.summary);
-            if !changed.is_empty() {
-                out.push_str(&crate::watch::render_records(
-                    &changed,
-                    crate::report::Format::Table,
-                    "Alerts opened and resolved now",
-                    false,
-                ));
+        None => None,
+    };
+    let mut firing = 0;
+    let mut watch_error = None;
+    match watched {
+        Some(Ok(told)) => {
+            print_told(&told, args.quiet)?;
+            firing = told.evaluation.firing;
+        }
+        Some(Err(e)) => watch_error = Some(e),
+        None => {}
+    }
+    // The metrics are written whatever became of the alerts: they are how a failure shows.
+    let metrics_error = match args.textfile.as_ref().filter(|_| db.exists()) {
+        Some(path) => crate::store::open_read_only(&db)
+            .map_err(anyhow::Error::from)
+            .and_then(|conn| {
+                crate::watch::metrics::write_textfile(&conn, path, evaluated_at)
+                    .map(drop)
+                    .map_err(anyhow::Error::from)
+            })
+            .err(),
+        None => None,
+    };
+    // The first failure is the exit; the run's comes first, the others are said too.
+    let mut errors = run_error
+        .into_iter()
+        .chain(watch_error)
+        .chain(metrics_error);
+    match errors.next() {
+        Some(first) => {
+            for other in errors {
+                crate::logging::print_warning(&crate::logging::error_line(&other));
             }
-            crate::report::output::print(&out)?;
+            Err(first)
         }
-        firing = told.evaluation.firing;
-    }
-    if let Some(path) = args.textfile.as_ref().filter(|_| db.exists()) {
-        let conn = crate::store::open_read_only(&db)?;
-        crate::watch::metrics::write_textfile(&conn, path, evaluated_at)?;
-    }
-    match run_error {
-        Some(e) => Err(e),
         None if firing > 0 => Err(crate::watch::AlertsFiring(firing).into()),
         None => Ok(()),
     }
+}
+
+/// What `ingest --alerts` says: the summary and the alerts opened and resolved now (even with
+/// `--quiet`: cron mails them), and the webhooks' problems.
+fn print_told(told: &crate::watch::Told, quiet: bool) -> anyhow::Result<()> {
+    for problem in &told.delivery_problems {
+        crate::logging::print_warning(problem);
+    }
+    let changed: Vec<_> = told
+        .records
+        .iter()
+        .filter(|r| r.change != "ongoing")
+        .cloned()
+        .collect();
+    if !changed.is_empty() || !quiet {
+        let mut out = format!("{}\n", told.summary);
+        if !changed.is_empty() {
+            out.push_str(&crate::watch::render_records(
+                &changed,
+                crate::report::Format::Table,
+                "Alerts opened and resolved now",
+                false,
+            ));
+        }
+        crate::report::output::print(&out)?;
+    }
+    Ok(())
 }

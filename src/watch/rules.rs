@@ -924,7 +924,7 @@ fn history_at_risk(
             )
         } else {
             format!(
-                "began expiring at the pool at {}: copy it now or lose it",
+                "is due to expire at the pool since {}: copy it now or lose it",
                 format_time_iso(expires_at)
             )
         };
