@@ -835,3 +835,35 @@ fn evaluating_before_the_last_listing_is_refused_in_one_line() {
         .unwrap();
     assert_eq!(recorded, 0);
 }
+
+#[test]
+fn an_account_younger_than_the_pools_window_is_not_at_risk_after_a_good_run() {
+    let farm = Farm::new();
+    let at = DAY0 + 12 * HOUR + 600;
+    farm.ingest(at);
+    let conn = Connection::open(&farm.db).unwrap();
+    // Its first run saw 20 hours of everything: the farm's start, not the pool's edge.
+    conn.execute_batch(&format!(
+        "INSERT INTO pool_knowledge (account_id, scope, dimension, retention_slots, learned_at) \
+         VALUES ({ACCOUNT}, 'worker', '1h', 20, {at}), ({ACCOUNT}, 'account', '1h', 20, {at});"
+    ))
+    .unwrap();
+    let settings = RuleSettings::default();
+    evaluate(&farm.db, &settings, at + HOUR);
+    assert_eq!(open_alerts(&farm.db), set(&[("worker_down", "rig-01")]));
+    // A pool that keeps 30 worker hours while the account's own hours reach back 720: its
+    // retention, learned, holds: the first hour not copied (12:00) leaves it at 11:00 + 30 h,
+    // within a day of 17:10.
+    conn.execute(
+        "UPDATE pool_knowledge SET retention_slots = 720 WHERE scope = 'account'",
+        [],
+    )
+    .unwrap();
+    conn.execute(
+        "UPDATE pool_knowledge SET retention_slots = 30 WHERE scope = 'worker'",
+        [],
+    )
+    .unwrap();
+    evaluate(&farm.db, &settings, at + 5 * HOUR);
+    assert!(open_alerts(&farm.db).contains(&("history_at_risk".to_owned(), "1001".to_owned())));
+}
