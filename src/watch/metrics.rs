@@ -704,14 +704,8 @@ mod tests {
 
     #[test]
     fn the_expiry_query_embeds_as_a_subquery() {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(
-            "CREATE TABLE accounts (account_id, pool, account, last_seen);
-             CREATE TABLE workers (account_id, worker_id, worker_name, last_seen);
-             CREATE TABLE series (series_id, account_id, worker_id, dimension, watermark_ts);
-             CREATE TABLE v_pool_retention (series_id, scope, retention_slots);",
-        )
-        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::store::open(&dir.path().join("x.db")).unwrap();
         conn.prepare(&expiry_sql()).unwrap();
     }
 }
