@@ -548,7 +548,10 @@ fn write_page(
     if let Some(before) = page.stale_provisional_before {
         counts.rows_removed += tx
             .prepare_cached(
-                "DELETE FROM tickers WHERE series_id = ?1 AND provisional = 1 AND ts < ?2",
+                // The partial index holds only live points: without it this walked every
+                // stored point of the series (schema v6).
+                "DELETE FROM tickers INDEXED BY tickers_provisional \
+                 WHERE series_id = ?1 AND provisional = 1 AND ts < ?2",
             )?
             .execute(params![page.series_id, before])? as u64;
     }
