@@ -2,6 +2,9 @@
 //! daily and account series) in a temporary database. Run: `cargo bench --bench reports`.
 //! Set POOLHIST_BENCH_HTML=path to also keep the monthly HTML for a look.
 
+mod common;
+
+use common::Rng;
 use std::time::Instant;
 
 use poolhist::report::period::Period;
@@ -14,20 +17,6 @@ const PUID: i64 = 1;
 /// 2026-08-03T00:00:00Z: the 90 days end at 2026-11-01.
 const START: i64 = 1_785_715_200;
 const END: i64 = START + DAYS * 86_400;
-
-/// A small deterministic generator (xorshift), so every run times the same data.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
 
 fn generate(conn: &mut Connection) -> rusqlite::Result<u64> {
     let tx = conn.transaction()?;

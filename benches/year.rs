@@ -21,6 +21,9 @@
 //! process leaves at `exec` into `ru_maxrss`, so a report spawned straight from this driver
 //! (which holds the generator) would report at least the driver's peak.
 
+mod common;
+
+use common::Rng;
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -107,24 +110,6 @@ fn main() -> ExitCode {
 
 // ---------------------------------------------------------------------------------------------
 // The farm: deterministic values, one nightly page per series.
-
-/// xorshift64: every run builds the same data.
-#[derive(Clone)]
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
 
 /// One hour of a worker at the pool: no bucket at all, or a bucket (hashrate 0 when down).
 type Hour = Option<(f64, f64)>;
