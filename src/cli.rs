@@ -42,6 +42,9 @@ pub enum Command {
     Alerts(crate::watch::AlertsArgs),
     /// Write the Prometheus metrics (node_exporter textfile format)
     Metrics(crate::watch::metrics::MetricsArgs),
+    /// Database maintenance: check its integrity, vacuum it, prune history you no longer want
+    #[command(subcommand)]
+    Db(crate::store::maintenance::DbCommand),
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@ use clap::Parser;
 use poolhist::cli::{Cli, Command};
 use poolhist::commands;
 use poolhist::report;
+use poolhist::store::maintenance::{self, DbCommand};
 
 fn db_or_default(db: Option<std::path::PathBuf>) -> std::path::PathBuf {
     db.unwrap_or_else(|| commands::DEFAULT_DB.into())
@@ -15,7 +16,11 @@ fn main() -> std::process::ExitCode {
         return run(async { poolhist::pools::foundry::sim::run(foundry.args).await });
     }
     let cli = Cli::parse();
-    let quiet = matches!(&cli.command, Command::Ingest(args) if args.quiet);
+    let quiet = match &cli.command {
+        Command::Ingest(args) => args.quiet,
+        Command::Db(DbCommand::Vacuum(args)) => args.quiet,
+        _ => false,
+    };
     poolhist::logging::init(quiet);
     run(async {
         match cli.command {
@@ -30,6 +35,7 @@ fn main() -> std::process::ExitCode {
             Command::Metrics(args) => {
                 poolhist::watch::metrics::run_metrics(&db_or_default(cli.db), &args)
             }
+            Command::Db(cmd) => maintenance::run(&db_or_default(cli.db), &cmd),
         }
     })
 }

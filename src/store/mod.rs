@@ -2,6 +2,7 @@
 //! the ingest makes. Reports only read, through the views declared in `migrations/`.
 
 pub mod lock;
+pub mod maintenance;
 mod open;
 mod write;
 pub mod writer;
