@@ -16,6 +16,8 @@
 //! leaves at `exec` into its `ru_maxrss`, so a child spawned straight from this (large) driver
 //! would report at least the driver's own peak. The small wrapper is what the child leaves.
 
+mod common;
+
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write as _};
@@ -391,35 +393,15 @@ struct Usage {
 }
 
 fn wait_for(pid: i32) -> Result<(Usage, i32)> {
-    let mut status = 0;
-    // SAFETY: rusage is plain data; all-zero is a valid value.
-    let mut rusage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: pid is our unreaped child; the pointers are valid for the call.
-        let got = unsafe { libc::wait4(pid, &mut status, 0, &mut rusage) };
-        if got == pid {
-            break;
-        }
-        let error = std::io::Error::last_os_error();
-        if error.kind() != std::io::ErrorKind::Interrupted {
-            bail!("wait4({pid}): {error}");
-        }
-    }
-    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    let exit_code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -libc::WTERMSIG(status)
-    };
+    let child = common::wait4_child(pid)?;
     let usage = Usage {
         wall_s: 0.0,
-        cpu_user_s: seconds(rusage.ru_utime),
-        cpu_sys_s: seconds(rusage.ru_stime),
-        // Linux reports kilobytes.
-        max_rss_kib: rusage.ru_maxrss,
-        exit_code,
+        cpu_user_s: child.cpu_user_s,
+        cpu_sys_s: child.cpu_sys_s,
+        max_rss_kib: child.max_rss_kib,
+        exit_code: child.exit_code,
     };
-    Ok((usage, status))
+    Ok((usage, child.status))
 }
 
 /// Runs a child to completion with stdout and stderr in `<log>.out` / `<log>.err`, through the

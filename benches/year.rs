@@ -592,29 +592,11 @@ struct Usage {
 }
 
 fn wait_for(pid: i32) -> Result<Usage> {
-    let mut status = 0;
-    // SAFETY: rusage is plain data; all-zero is a valid value.
-    let mut rusage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: pid is our unreaped child; the pointers are valid for the call.
-        let got = unsafe { libc::wait4(pid, &mut status, 0, &mut rusage) };
-        if got == pid {
-            break;
-        }
-        let error = std::io::Error::last_os_error();
-        if error.kind() != std::io::ErrorKind::Interrupted {
-            bail!("wait4({pid}): {error}");
-        }
-    }
-    let exit_code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -libc::WTERMSIG(status)
-    };
+    let child = common::wait4_child(pid)?;
     Ok(Usage {
         wall_ms: 0.0,
-        max_rss_kib: rusage.ru_maxrss,
-        exit_code,
+        max_rss_kib: child.max_rss_kib,
+        exit_code: child.exit_code,
     })
 }
 
