@@ -5,7 +5,11 @@
 -- ingest keeps it current; run this after editing or deleting tickers by hand, since the
 -- reports read the summary for whole days.
 --
--- Parameters: none. Reads: v_hourly_by_day_from_tickers. Writes: hourly_by_day (one transaction).
+-- It also marks every partition of `poolhist export parquet` as changed: hand edits may be
+-- anywhere, so the next export rewrites them all.
+--
+-- Parameters: none. Reads: v_hourly_by_day_from_tickers. Writes: hourly_by_day, data_changes,
+-- partition_changes (one transaction).
 -- Example: sqlite3 poolhist.db ".read queries/rebuild_hourly_by_day.sql"
 BEGIN;
 DELETE FROM hourly_by_day;
@@ -13,4 +17,6 @@ INSERT INTO hourly_by_day (series_id, day_ts, hours_final, hours_up, up_mask, ha
                            reject_weight_sum)
 SELECT series_id, day_ts, hours_final, hours_up, up_mask, hashrate_sum, reject_weight_sum
 FROM v_hourly_by_day_from_tickers;
+UPDATE data_changes SET seq = seq + 1;
+UPDATE partition_changes SET changed_seq = (SELECT seq FROM data_changes);
 COMMIT;

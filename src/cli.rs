@@ -45,6 +45,9 @@ pub enum Command {
     /// Database maintenance: check its integrity, vacuum it, prune history you no longer want
     #[command(subcommand)]
     Db(crate::store::maintenance::DbCommand),
+    /// Export the history for other engines: Parquet partitioned by pool, account, dimension, month
+    #[command(subcommand)]
+    Export(crate::export::ExportCommand),
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod demo;
+pub mod export;
 pub mod http;
 pub mod ingest;
 pub mod logging;

@@ -36,6 +36,7 @@ fn main() -> std::process::ExitCode {
                 poolhist::watch::metrics::run_metrics(&db_or_default(cli.db), &args)
             }
             Command::Db(cmd) => maintenance::run(&db_or_default(cli.db), &cmd),
+            Command::Export(cmd) => poolhist::export::run(&db_or_default(cli.db), &cmd),
         }
     })
 }

@@ -184,3 +184,28 @@ impl PoolFacts {
         }
     }
 }
+
+/// Start of the UTC calendar month holding `ts` (Unix seconds). The export's partitions and
+/// the change stamps that drive it are by UTC month.
+pub fn utc_month_start(ts: i64) -> i64 {
+    use chrono::{Datelike, NaiveDate};
+    let Some(time) = chrono::DateTime::from_timestamp(ts, 0) else {
+        return ts;
+    };
+    NaiveDate::from_ymd_opt(time.year(), time.month(), 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map_or(ts, |d| d.and_utc().timestamp())
+}
+
+/// Start of the UTC month after the one holding `ts`.
+pub fn utc_next_month(ts: i64) -> i64 {
+    // 32 days after a month's start is always inside the next month.
+    utc_month_start(utc_month_start(ts) + 32 * 86_400)
+}
+
+/// The starts of the UTC months from the one holding `from` to the one holding `to`.
+pub fn utc_months(from: i64, to: i64) -> impl Iterator<Item = i64> {
+    let last = utc_month_start(to);
+    std::iter::successors(Some(utc_month_start(from)), |&m| Some(utc_next_month(m)))
+        .take_while(move |&m| m <= last)
+}

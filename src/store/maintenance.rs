@@ -134,7 +134,7 @@ fn require_database(db: &Path) -> Result<(), ReportError> {
 /// A connection for writing a database that already exists at this binary's schema: checked
 /// read-only first, so a foreign file, one without data, or an older schema is refused before
 /// anything writes (`open` alone would migrate an older one). Foreign keys on, WAL.
-fn open_for_writing(db: &Path) -> anyhow::Result<Connection> {
+pub fn open_for_writing(db: &Path) -> anyhow::Result<Connection> {
     drop(open_read_only(db)?);
     Ok(open(db)?)
 }
@@ -1026,6 +1026,18 @@ pub fn prune(db: &Path, args: &PruneArgs, now: i64) -> anyhow::Result<PruneOutco
     selects_an_account(&conn)?;
     let tx = conn.transaction().with_context(context)?;
     let counts = tally(&tx, false).with_context(context)?;
+    if counts != PruneCounts::default() {
+        // The export partitions that lost rows are rewritten by the next `export parquet`.
+        tx.execute("UPDATE data_changes SET seq = seq + 1", [])
+            .with_context(context)?;
+        let stamp = format!(
+            "UPDATE partition_changes SET changed_seq = (SELECT seq FROM data_changes) \
+             WHERE account_id IN (SELECT a.account_id FROM accounts a WHERE {SELECTED_ACCOUNT}) \
+               AND (:gone IS NOT NULL \
+                    OR (month_ts < :before AND (:dimension IS NULL OR dimension = :dimension)))"
+        );
+        run_bound(&tx, &stamp, &params, false).with_context(context)?;
+    }
     tx.commit().with_context(context)?;
     Ok(PruneOutcome {
         selection,

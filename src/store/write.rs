@@ -1,13 +1,13 @@
 //! The writes of an ingest run: the account directory, ticker pages with their watermark, gaps,
 //! and the run log. Every method is one transaction.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, Transaction};
 
 use super::open::{open, StoreError};
-use crate::model::{AccountRef, Dimension, Directory, Point, PoolFacts};
+use crate::model::{utc_months, AccountRef, Dimension, Directory, Point, PoolFacts};
 
 /// Where a series stands before this run.
 #[derive(Debug, Clone, PartialEq)]
@@ -293,9 +293,11 @@ impl Store {
         let result = (|| {
             let tx = self.conn.transaction()?;
             let mut counts = WriteCounts::default();
+            let mut changed = ChangedMonths::new();
             for page in pages {
-                counts += write_page(&tx, page, run_id, now)?;
+                counts += write_page(&tx, page, run_id, now, &mut changed)?;
             }
+            stamp_changed_months(&tx, &changed)?;
             tx.commit()?;
             Ok(counts)
         })();
@@ -452,11 +454,44 @@ fn insert_many_sql() -> &'static str {
     })
 }
 
+/// The (series, UTC month) whose rows a transaction changed.
+type ChangedMonths = BTreeSet<(i64, i64)>;
+
+/// Stamps the export partitions of `changed` with a new change number, in the transaction that
+/// changed them (schema v7): the next `export parquet` rewrites them, and only them.
+pub(crate) fn stamp_changed_months(
+    tx: &Transaction,
+    changed: &ChangedMonths,
+) -> rusqlite::Result<()> {
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let seq: i64 = tx.query_row(
+        "UPDATE data_changes SET seq = seq + 1 RETURNING seq",
+        [],
+        |r| r.get(0),
+    )?;
+    let mut stamp = tx.prepare_cached(
+        "INSERT INTO partition_changes (account_id, dimension, month_ts, changed_seq) \
+         SELECT account_id, dimension, ?2, ?3 FROM series WHERE series_id = ?1 \
+         ON CONFLICT (account_id, dimension, month_ts) DO UPDATE SET changed_seq = excluded.changed_seq",
+    )?;
+    for &(series_id, month_ts) in changed {
+        stamp.execute(params![series_id, month_ts, seq])?;
+    }
+    Ok(())
+}
+
+fn note_changed(changed: &mut ChangedMonths, series_id: i64, (first_ts, last_ts): (i64, i64)) {
+    changed.extend(utc_months(first_ts, last_ts).map(|month| (series_id, month)));
+}
+
 fn write_page(
     tx: &Transaction,
     page: &PageWrite,
     run_id: i64,
     now: i64,
+    changed_months: &mut ChangedMonths,
 ) -> rusqlite::Result<WriteCounts> {
     let mut counts = WriteCounts::default();
     let mut insert = tx.prepare_cached(
@@ -505,6 +540,11 @@ fn write_page(
             counts.rows_new += insert_many.execute(values.as_slice())? as u64;
         }
         row_by_row = chunks.remainder();
+        if counts.rows_new > 0 {
+            if let Some(span) = page_span {
+                note_changed(changed_months, page.series_id, span);
+            }
+        }
     }
     // The span of rows this page changed one by one (None: nothing changed).
     let mut changed: Option<(i64, i64)> = None;
@@ -530,6 +570,9 @@ fn write_page(
             }));
         }
     }
+    if let Some(span) = changed {
+        note_changed(changed_months, page.series_id, span);
+    }
     if page.dimension == Dimension::Hour {
         if fresh && counts.rows_new == page.tickers.len() as u64 {
             add_to_hourly_by_day(tx, page.series_id, &page.tickers)?;
@@ -546,14 +589,18 @@ fn write_page(
     }
     // Only provisional rows go, and hourly_by_day counts final ones: it needs no update.
     if let Some(before) = page.stale_provisional_before {
-        counts.rows_removed += tx
-            .prepare_cached(
-                // The partial index holds only live points: without it this walked every
-                // stored point of the series (schema v6).
-                "DELETE FROM tickers INDEXED BY tickers_provisional \
-                 WHERE series_id = ?1 AND provisional = 1 AND ts < ?2",
-            )?
-            .execute(params![page.series_id, before])? as u64;
+        let mut delete = tx.prepare_cached(
+            // The partial index holds only live points: without it this walked every
+            // stored point of the series (schema v6).
+            "DELETE FROM tickers INDEXED BY tickers_provisional \
+             WHERE series_id = ?1 AND provisional = 1 AND ts < ?2 RETURNING ts",
+        )?;
+        let removed = delete.query_map(params![page.series_id, before], |r| r.get::<_, i64>(0))?;
+        for ts in removed {
+            let ts = ts?;
+            counts.rows_removed += 1;
+            note_changed(changed_months, page.series_id, (ts, ts));
+        }
     }
     if let Some((from_ts, to_ts)) = page.expired_gap {
         tx.prepare_cached(
