@@ -45,7 +45,7 @@ pub enum Command {
     /// Database maintenance: check its integrity, vacuum it, prune history you no longer want
     #[command(subcommand)]
     Db(crate::store::maintenance::DbCommand),
-    /// Export the history for other engines: Parquet partitioned by pool, account, dimension, month
+    /// Export the history as Hive-partitioned Parquet for DuckDB, Spark, Trino, ClickHouse
     #[command(subcommand)]
     Export(crate::export::ExportCommand),
 }

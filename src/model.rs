@@ -209,3 +209,23 @@ pub fn utc_months(from: i64, to: i64) -> impl Iterator<Item = i64> {
     std::iter::successors(Some(utc_month_start(from)), |&m| Some(utc_next_month(m)))
         .take_while(move |&m| m <= last)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_months_follow_the_calendar() {
+        // 2024-02-01 (a leap February), 2024-03-01, 2024-12-01, 2025-01-01.
+        let (feb, mar, dec, jan) = (1_706_745_600, 1_709_251_200, 1_733_011_200, 1_735_689_600);
+        assert_eq!(utc_month_start(mar - 1), feb);
+        assert_eq!(utc_month_start(mar), mar);
+        assert_eq!(utc_next_month(feb + 5), mar);
+        assert_eq!(utc_next_month(dec), jan);
+        assert_eq!(
+            utc_months(feb + 1, mar + 1).collect::<Vec<_>>(),
+            vec![feb, mar]
+        );
+        assert_eq!(utc_months(jan, jan).count(), 1);
+    }
+}

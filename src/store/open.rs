@@ -530,6 +530,59 @@ mod tests {
     }
 
     #[test]
+    fn upgrade_to_v7_stamps_every_month_of_stored_history_for_the_export() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v6.db");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            embedded::migrations::runner()
+                .set_target(refinery::Target::Version(6))
+                .run(&mut conn)
+                .unwrap();
+            conn.pragma_update(None, "application_id", APPLICATION_ID)
+                .unwrap();
+            // 2026-09-30T23:00Z and 2026-11-02T00:00Z: three months of hours, with October
+            // in between holding no point; a series of another account with none at all.
+            conn.execute_batch(
+                "INSERT INTO accounts (account_id, pool, account, puid, first_seen, last_seen)
+                   VALUES (7, 'cloverpool', '7', 7, 0, 0), (8, 'foundry', 'x', NULL, 0, 0);
+                 INSERT INTO series (series_id, account_id, worker_id, dimension)
+                   VALUES (1, 7, NULL, '1h'), (2, 7, NULL, '1d'), (3, 8, NULL, '1h');
+                 INSERT INTO tickers VALUES (1, 1790809200, 2.0, 0.5, 0),
+                                            (1, 1793577600, 1.0, 0, 1),
+                                            (2, 1790812800, 1.0, 0, 0);",
+            )
+            .unwrap();
+        }
+        let before = Connection::open(&path).unwrap();
+        let old = public_views(&before, &before);
+        drop(before);
+        let conn = open(&path).unwrap();
+        assert_eq!(
+            public_views(&conn, &conn),
+            old,
+            "data unchanged by the upgrade"
+        );
+        let stamped: Vec<(i64, String, i64, i64)> = conn
+            .prepare("SELECT * FROM partition_changes ORDER BY 1, 2, 3")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let (sep, oct, nov) = (1_788_220_800, 1_790_812_800, 1_793_491_200);
+        assert_eq!(
+            stamped,
+            vec![
+                (7, "1d".to_owned(), oct, 1),
+                (7, "1h".to_owned(), sep, 1),
+                (7, "1h".to_owned(), oct, 1),
+                (7, "1h".to_owned(), nov, 1),
+            ]
+        );
+    }
+
+    #[test]
     fn readers_refuse_an_older_schema_without_writing_and_ingest_upgrades_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v1.db");

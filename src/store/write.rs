@@ -917,6 +917,45 @@ mod tests {
     }
 
     #[test]
+    fn writes_that_change_rows_stamp_their_months_and_replays_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, hourly, _) = store_with_one_worker(&dir);
+        let stamps = |store: &Store| -> Vec<(String, i64, i64)> {
+            store
+                .connection()
+                .prepare(
+                    "SELECT dimension, month_ts, changed_seq FROM partition_changes ORDER BY 1, 2",
+                )
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        // 2026-10-31T23:00Z and 2026-11-01T00:00Z: one page over two months.
+        let (oct, nov) = (1_790_812_800, 1_793_491_200);
+        let page = hourly_page(
+            hourly,
+            vec![hour(nov - 3600, 1.0, false), hour(nov, 2.0, true)],
+        );
+        store.write_pages(&[page.clone()], 1, 0).unwrap();
+        let first = stamps(&store);
+        assert_eq!(first.len(), 2);
+        assert_eq!((first[0].1, first[1].1), (oct, nov));
+        assert_eq!(first[0].2, first[1].2, "one stamp per transaction");
+        // The same page again changes nothing: no new stamp.
+        store.write_pages(&[page], 1, 0).unwrap();
+        assert_eq!(stamps(&store), first);
+        // The live November point goes stale: November only.
+        let mut stale = hourly_page(hourly, vec![]);
+        stale.stale_provisional_before = Some(nov + 3600);
+        assert_eq!(store.write_pages(&[stale], 1, 0).unwrap().rows_removed, 1);
+        let after = stamps(&store);
+        assert_eq!(after[0], first[0]);
+        assert!(after[1].2 > first[1].2);
+    }
+
+    #[test]
     fn mismatch_check_finds_a_hand_edit_and_rebuild_repairs_it() {
         let dir = tempfile::tempdir().unwrap();
         let (mut store, hourly, _) = store_with_one_worker(&dir);
