@@ -938,7 +938,9 @@ mod tests {
             hourly,
             vec![hour(nov - 3600, 1.0, false), hour(nov, 2.0, true)],
         );
-        store.write_pages(&[page.clone()], 1, 0).unwrap();
+        store
+            .write_pages(std::slice::from_ref(&page), 1, 0)
+            .unwrap();
         let first = stamps(&store);
         assert_eq!(first.len(), 2);
         assert_eq!((first[0].1, first[1].1), (oct, nov));
