@@ -187,6 +187,21 @@ fn print_alerts(
         summary.samples,
         textfile.display()
     );
+    // Beyond one machine: the same history as Parquet, for DuckDB (queries/duckdb/).
+    let parquet = crate::export::ParquetArgs {
+        out: out.join("parquet"),
+        accounts: None,
+        compression: crate::export::parquet::Compression::Zstd,
+        full: false,
+        quiet: true,
+    };
+    let exported = crate::export::export_parquet(db, &parquet, told.evaluated_at)?;
+    println!(
+        "demo: Parquet export ({} partition files, {} rows) in {} (queries/duckdb/README.md)",
+        exported.written + exported.unchanged,
+        exported.rows_written,
+        parquet.out.display()
+    );
     Ok(())
 }
 
