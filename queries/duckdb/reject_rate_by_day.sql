@@ -48,14 +48,16 @@ params AS (
 tickers AS (
     SELECT pool, account, dimension, month, worker_id,
            CAST(epoch(ts) AS BIGINT) AS ts, hashrate_hs, reject_rate, provisional
-    FROM read_parquet(getvariable('poolhist_dir') || '/tickers/*/*/*/*/part-*.parquet',
+    FROM read_parquet(getvariable('poolhist_dir')
+                        || '/tickers/pool=*/account=*/dimension=*/month=*/part-*.parquet',
                       hive_partitioning = true,
                       hive_types = {'pool': VARCHAR, 'account': VARCHAR,
                                     'dimension': VARCHAR, 'month': VARCHAR})
 ),
 workers AS (
     SELECT pool, account, worker_id, worker_name, group_id, group_name
-    FROM read_parquet(getvariable('poolhist_dir') || '/workers/*/*/part-*.parquet',
+    FROM read_parquet(getvariable('poolhist_dir')
+                        || '/workers/pool=*/account=*/part-*.parquet',
                       hive_partitioning = true,
                       hive_types = {'pool': VARCHAR, 'account': VARCHAR})
 ),

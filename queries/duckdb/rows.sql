@@ -12,12 +12,14 @@
 -- worker_id NULLS FIRST, ts.
 --
 -- Example:
---   duckdb -c "SET VARIABLE poolhist_dir = '/srv/poolhist-parquet';" -c ".read queries/duckdb/rows.sql"
+--   duckdb -c "SET VARIABLE poolhist_dir = '/srv/poolhist-parquet';" \
+--          -c ".read queries/duckdb/rows.sql"
 WITH
 tickers AS (
     SELECT pool, account, dimension, month, worker_id,
            CAST(epoch(ts) AS BIGINT) AS ts, hashrate_hs, reject_rate, provisional
-    FROM read_parquet(getvariable('poolhist_dir') || '/tickers/*/*/*/*/part-*.parquet',
+    FROM read_parquet(getvariable('poolhist_dir')
+                        || '/tickers/pool=*/account=*/dimension=*/month=*/part-*.parquet',
                       hive_partitioning = true,
                       hive_types = {'pool': VARCHAR, 'account': VARCHAR,
                                     'dimension': VARCHAR, 'month': VARCHAR})
