@@ -16,7 +16,11 @@ const DAY: i64 = 86_400;
 
 fn poolhist(db: &Path, args: &[&str]) -> Vec<u8> {
     let output = binary::run(binary::poolhist_with_key(db, "unused").args(args));
-    assert!(output.status.success(), "{args:?}: {}", binary::stderr_of(&output));
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        binary::stderr_of(&output)
+    );
     output.stdout
 }
 
@@ -27,7 +31,14 @@ fn duckdb(out: &Path, query: &str, from: i64, to: i64, filter: &[&str]) -> Optio
         .arg(script)
         .arg("--dir")
         .arg(out)
-        .args(["--query", query, "--from", &from.to_string(), "--to", &to.to_string()])
+        .args([
+            "--query",
+            query,
+            "--from",
+            &from.to_string(),
+            "--to",
+            &to.to_string(),
+        ])
         .args(filter)
         .output()
         .expect("python3 runs");
@@ -110,8 +121,16 @@ fn duckdb_over_the_parquet_tree_gives_the_reports_numbers() {
     // Whole past days, a period with partial days at both ends, and one pool's account.
     let periods: Vec<(i64, i64, Vec<&str>)> = vec![
         (today - 30 * DAY, today, vec![]),
-        (today - 9 * DAY - 5 * HOUR, today - 2 * DAY + 7 * HOUR, vec![]),
-        (today - 20 * DAY, today - DAY, vec!["--pool", "foundry", "--account", "farm1"]),
+        (
+            today - 9 * DAY - 5 * HOUR,
+            today - 2 * DAY + 7 * HOUR,
+            vec![],
+        ),
+        (
+            today - 20 * DAY,
+            today - DAY,
+            vec!["--pool", "foundry", "--account", "farm1"],
+        ),
     ];
     for (from, to, filter) in periods {
         let period = ["--from".to_owned(), iso(from), "--to".to_owned(), iso(to)];
@@ -137,9 +156,16 @@ fn duckdb_over_the_parquet_tree_gives_the_reports_numbers() {
         for (key, row) in &left {
             let other = &right[key];
             for field in ["hours_up", "hours_total", "outages", "longest_outage_hours"] {
-                assert_eq!(row[field], other[field], "{key} {field} from {from} to {to}");
+                assert_eq!(
+                    row[field], other[field],
+                    "{key} {field} from {from} to {to}"
+                );
             }
-            assert_close(&format!("{key} uptime"), as_f64(&row["uptime"]), as_f64(&other["uptime"]));
+            assert_close(
+                &format!("{key} uptime"),
+                as_f64(&row["uptime"]),
+                as_f64(&other["uptime"]),
+            );
         }
 
         let report = run(&["report", "reject-rate"]);
@@ -152,21 +178,89 @@ fn duckdb_over_the_parquet_tree_gives_the_reports_numbers() {
                 assert_eq!(row[field], other[field], "{key} {field}");
             }
             for field in ["reject_rate", "accepted_hashes"] {
-                assert_close(&format!("{key} {field}"), as_f64(&row[field]), as_f64(&other[field]));
+                assert_close(
+                    &format!("{key} {field}"),
+                    as_f64(&row[field]),
+                    as_f64(&other[field]),
+                );
             }
         }
 
         let report = run(&["report", "reject-rate", "--by", "day"]);
         let by_day = duckdb(&out, "reject_rate_by_day", from, to, &filter).unwrap();
-        let day_key = |row: &Value| row["day"].as_str().unwrap_or_default().to_owned();
-        let (left, right) = (by_key(&report, day_key), by_key(&by_day, day_key));
-        assert_eq!(left.keys().collect::<Vec<_>>(), right.keys().collect::<Vec<_>>());
+        let report_day = |row: &Value| row["day"].as_str().unwrap_or_default().to_owned();
+        let duckdb_day = |row: &Value| {
+            let day_ts = row["day_ts"].as_i64().expect("day_ts");
+            iso(day_ts)[..10].to_owned()
+        };
+        let (left, right) = (by_key(&report, report_day), by_key(&by_day, duckdb_day));
+        assert_eq!(
+            left.keys().collect::<Vec<_>>(),
+            right.keys().collect::<Vec<_>>()
+        );
         for (day, row) in &left {
             let other = &right[day];
             assert_eq!(row["workers_on_1d"], other["workers_on_1d"], "{day}");
             for field in ["reject_rate", "accepted_hashes"] {
-                assert_close(&format!("{day} {field}"), as_f64(&row[field]), as_f64(&other[field]));
+                assert_close(
+                    &format!("{day} {field}"),
+                    as_f64(&row[field]),
+                    as_f64(&other[field]),
+                );
             }
         }
     }
+
+    // Every stored point, as DuckDB reads it from the tree.
+    let rows = duckdb(&out, "rows", 0, i64::from(i32::MAX), &[]).unwrap();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT a.pool, a.account, s.dimension, s.worker_id, t.ts, t.hashrate_hs, \
+                    t.reject_rate, t.provisional = 1 \
+             FROM tickers t JOIN series s USING (series_id) \
+             JOIN accounts a ON a.account_id = s.account_id",
+        )
+        .unwrap();
+    let stored: BTreeMap<String, (f64, f64, bool)> = stmt
+        .query_map([], |r| {
+            Ok((
+                format!(
+                    "{}/{}/{}/{:?}/{}",
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<i64>>(3)?,
+                    r.get::<_, i64>(4)?
+                ),
+                (r.get(5)?, r.get(6)?, r.get(7)?),
+            ))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let read: BTreeMap<String, (f64, f64, bool)> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                format!(
+                    "{}/{}/{}/{:?}/{}",
+                    r["pool"].as_str().unwrap(),
+                    r["account"].as_str().unwrap(),
+                    r["dimension"].as_str().unwrap(),
+                    r["worker_id"].as_i64(),
+                    r["ts"].as_i64().unwrap()
+                ),
+                (
+                    r["hashrate_hs"].as_f64().unwrap(),
+                    r["reject_rate"].as_f64().unwrap(),
+                    r["provisional"].as_bool().unwrap(),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(read.len(), rows.as_array().unwrap().len(), "no row twice");
+    assert_eq!(read, stored, "every row, bit for bit");
 }
