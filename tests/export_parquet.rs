@@ -115,30 +115,8 @@ fn unescape(value: &str) -> String {
     String::from_utf8(out).unwrap()
 }
 
-/// Every Parquet file under `out`, relative path -> its bytes' length.
-fn parquet_files(out: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    let mut pending = vec![out.to_owned()];
-    while let Some(dir) = pending.pop() {
-        for entry in fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if path.extension().is_some_and(|e| e == "parquet") {
-                let relative = path
-                    .strip_prefix(out)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned();
-                files.insert(relative, fs::read(&path).unwrap());
-            }
-        }
-    }
-    files
-}
-
-/// Temporary files left anywhere under `out`.
-fn temporary_files(out: &Path) -> Vec<PathBuf> {
+/// Every file under `out`, however deep.
+fn files_under(out: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut pending = vec![out.to_owned()];
     while let Some(dir) = pending.pop() {
@@ -146,12 +124,36 @@ fn temporary_files(out: &Path) -> Vec<PathBuf> {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 pending.push(path);
-            } else if path.to_string_lossy().ends_with(".tmp") {
+            } else {
                 found.push(path);
             }
         }
     }
     found
+}
+
+/// Every Parquet file under `out`: relative path -> its bytes.
+fn parquet_files(out: &Path) -> BTreeMap<String, Vec<u8>> {
+    files_under(out)
+        .into_iter()
+        .filter(|path| path.extension().is_some_and(|e| e == "parquet"))
+        .map(|path| {
+            let relative = path
+                .strip_prefix(out)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            (relative, fs::read(&path).unwrap())
+        })
+        .collect()
+}
+
+/// Temporary files left anywhere under `out`.
+fn temporary_files(out: &Path) -> Vec<PathBuf> {
+    files_under(out)
+        .into_iter()
+        .filter(|path| path.to_string_lossy().ends_with(".tmp"))
+        .collect()
 }
 
 /// Every row of one table in the tree: partition values from the path, then the columns.
