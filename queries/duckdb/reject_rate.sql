@@ -8,7 +8,7 @@
 -- over the worker's non-provisional 1h tickers with from_ts <= ts < to_ts (seconds = 3600),
 -- plus its non-provisional 1d tickers lying wholly inside the period (from_ts <= ts and
 -- ts + 86400 <= to_ts) whose 24 hours hold no final 1h ticker of the worker (seconds = 86400).
--- queries/uptime.sql tests that with the hourly_by_day row of the day for a 1d ticker at UTC
+-- queries/reject_rate.sql tests that with the hourly_by_day row of the day for a 1d ticker at UTC
 -- midnight and with the tickers of [ts, ts + 86400) for one at another hour (a pool's own
 -- midnight); both are "no final 1h ticker in [ts, ts + 86400)", which is what is tested here.
 -- reject_rate is NULL when no hashes were accepted. accepted_hashes and reject_weight are the
