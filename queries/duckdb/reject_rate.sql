@@ -8,7 +8,7 @@
 -- over the worker's non-provisional 1h tickers with from_ts <= ts < to_ts (seconds = 3600),
 -- plus its non-provisional 1d tickers lying wholly inside the period (from_ts <= ts and
 -- ts + 86400 <= to_ts) whose 24 hours hold no final 1h ticker of the worker (seconds = 86400).
--- queries/uptime.sql tests that with the hourly_by_day row of the day for a 1d ticker at UTC
+-- queries/reject_rate.sql tests that with the hourly_by_day row of the day for a 1d ticker at UTC
 -- midnight and with the tickers of [ts, ts + 86400) for one at another hour (a pool's own
 -- midnight); both are "no final 1h ticker in [ts, ts + 86400)", which is what is tested here.
 -- reject_rate is NULL when no hashes were accepted. accepted_hashes and reject_weight are the
@@ -45,10 +45,16 @@ params AS (
            CAST(getvariable('pool') AS VARCHAR)       AS pool,
            CAST(getvariable('account') AS VARCHAR)    AS account,
            CAST(getvariable('group_name') AS VARCHAR) AS group_name,
-           CAST(getvariable('worker_glob') AS VARCHAR) AS worker_glob
+           CAST(getvariable('worker_glob') AS VARCHAR) AS worker_glob,
+           -- the UTC months (partition values) the period's points lie in: only their files are
+           -- read. make_timestamp(microseconds) is a TIMESTAMP without time zone: no TimeZone
+           strftime(make_timestamp(CAST(getvariable('from_ts') AS BIGINT) * 1000000), '%Y-%m')
+             AS from_month,
+           strftime(make_timestamp((CAST(getvariable('to_ts') AS BIGINT) - 1) * 1000000), '%Y-%m')
+             AS to_month
 ),
 -- ---- the export: the only engine-specific part (see README.md for Spark SQL / Trino) -------
-tickers AS (
+tickers AS NOT MATERIALIZED (
     SELECT pool, account, dimension, month, worker_id,
            CAST(epoch(ts) AS BIGINT) AS ts, hashrate_hs, reject_rate, provisional
     FROM read_parquet(getvariable('poolhist_dir')
@@ -82,6 +88,7 @@ final_hours AS (
     JOIN scope s ON s.pool = t.pool AND s.account = t.account AND s.worker_id = t.worker_id
     CROSS JOIN params p
     WHERE t.dimension = '1h' AND NOT t.provisional
+      AND t.month >= p.from_month AND t.month <= p.to_month
       AND t.ts >= p.from_ts AND t.ts < p.to_ts
 ),
 hourly AS (
@@ -92,19 +99,34 @@ hourly AS (
     FROM final_hours
     GROUP BY pool, account, worker_id
 ),
--- final 1d tickers wholly inside the period whose 24 hours hold no final 1h ticker
--- (an anti-join: the LEFT JOIN finds none)
+-- per worker and UTC day with final 1h tickers: the first and the last of them
+hour_days AS (
+    SELECT pool, account, worker_id, ts - ts % 86400 AS day_ts,
+           MIN(ts) AS first_ts, MAX(ts) AS last_ts
+    FROM final_hours
+    GROUP BY pool, account, worker_id, ts - ts % 86400
+),
+-- final 1d tickers wholly inside the period whose 24 hours [ts, ts + 86400) hold no final 1h
+-- ticker. Those hours lie in two UTC days at most: the 1d ticker's own (a final hour at or
+-- after ts) and the next (a final hour before ts + 86400; never for a 1d ticker at midnight).
+-- Two equi-joins on the day instead of a range join; the LEFT JOINs finding nothing = none.
 daily_points AS (
     SELECT d.pool, d.account, d.worker_id, d.ts, d.hashrate_hs, d.reject_rate
     FROM tickers d
     JOIN scope s ON s.pool = d.pool AND s.account = d.account AND s.worker_id = d.worker_id
     CROSS JOIN params p
-    LEFT JOIN final_hours h
-      ON h.pool = d.pool AND h.account = d.account AND h.worker_id = d.worker_id
-     AND h.ts >= d.ts AND h.ts < d.ts + 86400
+    LEFT JOIN hour_days same_day
+      ON same_day.pool = d.pool AND same_day.account = d.account
+     AND same_day.worker_id = d.worker_id
+     AND same_day.day_ts = d.ts - d.ts % 86400 AND same_day.last_ts >= d.ts
+    LEFT JOIN hour_days next_day
+      ON next_day.pool = d.pool AND next_day.account = d.account
+     AND next_day.worker_id = d.worker_id
+     AND next_day.day_ts = d.ts - d.ts % 86400 + 86400 AND next_day.first_ts < d.ts + 86400
     WHERE d.dimension = '1d' AND NOT d.provisional
+      AND d.month >= p.from_month AND d.month <= p.to_month
       AND d.ts >= p.from_ts AND d.ts <= p.to_ts - 86400
-      AND h.ts IS NULL
+      AND same_day.day_ts IS NULL AND next_day.day_ts IS NULL
 ),
 daily AS (
     SELECT pool, account, worker_id,

@@ -42,10 +42,16 @@ params AS (
            CAST(getvariable('pool') AS VARCHAR)       AS pool,
            CAST(getvariable('account') AS VARCHAR)    AS account,
            CAST(getvariable('group_name') AS VARCHAR) AS group_name,
-           CAST(getvariable('worker_glob') AS VARCHAR) AS worker_glob
+           CAST(getvariable('worker_glob') AS VARCHAR) AS worker_glob,
+           -- the UTC months (partition values) the period's points lie in: only their files are
+           -- read. make_timestamp(microseconds) is a TIMESTAMP without time zone: no TimeZone
+           strftime(make_timestamp(CAST(getvariable('from_ts') AS BIGINT) * 1000000), '%Y-%m')
+             AS from_month,
+           strftime(make_timestamp((CAST(getvariable('to_ts') AS BIGINT) - 1) * 1000000), '%Y-%m')
+             AS to_month
 ),
 -- ---- the export: the only engine-specific part (see README.md for Spark SQL / Trino) -------
-tickers AS (
+tickers AS NOT MATERIALIZED (
     SELECT pool, account, dimension, month, worker_id,
            CAST(epoch(ts) AS BIGINT) AS ts, hashrate_hs, reject_rate, provisional
     FROM read_parquet(getvariable('poolhist_dir')
@@ -77,7 +83,13 @@ final_hours AS (
     JOIN scope s ON s.pool = t.pool AND s.account = t.account AND s.worker_id = t.worker_id
     CROSS JOIN params p
     WHERE t.dimension = '1h' AND NOT t.provisional
+      AND t.month >= p.from_month AND t.month <= p.to_month
       AND t.ts >= p.from_ts AND t.ts < p.to_ts
+),
+-- the UTC days on which a worker has final 1h tickers
+hour_days AS (
+    SELECT DISTINCT pool, account, worker_id, ts - ts % 86400 AS day_ts
+    FROM final_hours
 ),
 points AS (
     SELECT h.ts - h.ts % 86400 AS day_ts,
@@ -87,17 +99,18 @@ points AS (
     FROM final_hours h
     UNION ALL
     -- a whole UTC day inside the period without a final 1h ticker: the daily point at its
-    -- midnight (anti-join: the LEFT JOIN finds no hour of that day)
+    -- midnight (anti-join: the LEFT JOIN finds no final hour of that day)
     SELECT d.ts, d.hashrate_hs * 86400.0, d.hashrate_hs * 86400.0 * d.reject_rate, 1
     FROM tickers d
     JOIN scope s ON s.pool = d.pool AND s.account = d.account AND s.worker_id = d.worker_id
     CROSS JOIN params p
-    LEFT JOIN final_hours h
+    LEFT JOIN hour_days h
       ON h.pool = d.pool AND h.account = d.account AND h.worker_id = d.worker_id
-     AND h.ts >= d.ts AND h.ts < d.ts + 86400
+     AND h.day_ts = d.ts
     WHERE d.dimension = '1d' AND NOT d.provisional AND d.ts % 86400 = 0
+      AND d.month >= p.from_month AND d.month <= p.to_month
       AND d.ts >= p.from_ts AND d.ts <= p.to_ts - 86400
-      AND h.ts IS NULL
+      AND h.day_ts IS NULL
 )
 SELECT day_ts,
        CASE WHEN SUM(hashes) > 0 THEN SUM(weight) / SUM(hashes) END AS reject_rate,

@@ -49,12 +49,18 @@ params AS (
 ),
 -- the period rounded up to whole hours (Unix seconds >= 0: x % 3600 is the offset in the hour)
 bounds AS (
-    SELECT from_ts + (3600 - from_ts % 3600) % 3600 AS p_from,
-           to_ts + (3600 - to_ts % 3600) % 3600     AS p_to
-    FROM params
+    SELECT p_from, p_to,
+           -- the UTC months (partition values) holding the period's hours and the daily points
+           -- overlapping it: only their files are read for those. make_timestamp(microseconds)
+           -- is a TIMESTAMP without time zone: no TimeZone involved
+           strftime(make_timestamp((p_from - 86400) * 1000000), '%Y-%m') AS from_month,
+           strftime(make_timestamp((p_to - 1) * 1000000), '%Y-%m')       AS to_month
+    FROM (SELECT from_ts + (3600 - from_ts % 3600) % 3600 AS p_from,
+                 to_ts + (3600 - to_ts % 3600) % 3600     AS p_to
+          FROM params)
 ),
 -- ---- the export: the only engine-specific part (see README.md for Spark SQL / Trino) -------
-tickers AS (
+tickers AS NOT MATERIALIZED (
     SELECT pool, account, dimension, month, worker_id,
            CAST(epoch(ts) AS BIGINT) AS ts, hashrate_hs, reject_rate, provisional
     FROM read_parquet(getvariable('poolhist_dir')
@@ -72,7 +78,10 @@ workers AS (
 ),
 -- ------------------------------------------------------------------------------------------
 scope AS (
-    SELECT w.pool, w.account, w.worker_id, w.worker_name, w.group_name
+    -- wk: a small integer key per worker, so the per-hour joins and windows below do not hash
+    -- or sort the text keys
+    SELECT ROW_NUMBER() OVER (ORDER BY w.pool, w.account, w.worker_id) AS wk,
+           w.pool, w.account, w.worker_id, w.worker_name, w.group_name
     FROM workers w CROSS JOIN params p
     WHERE (p.pool IS NULL OR w.pool = p.pool)
       AND (p.account IS NULL OR w.account = p.account)
@@ -80,21 +89,17 @@ scope AS (
            OR CAST(w.group_id AS VARCHAR) = p.group_name)
       AND (p.worker_glob IS NULL OR w.worker_name GLOB p.worker_glob)
 ),
--- final (non-provisional) hourly points of the workers in scope
-final_hours AS (
-    SELECT t.pool, t.account, t.worker_id, t.ts, t.hashrate_hs
-    FROM tickers t
-    JOIN scope s ON s.pool = t.pool AND s.account = t.account AND s.worker_id = t.worker_id
-    WHERE t.dimension = '1h' AND NOT t.provisional
-),
+-- final (non-provisional) hourly points of the workers in scope: the first one ever, and the up
+-- hours of the period
 first_hour AS (
-    SELECT pool, account, worker_id, MIN(ts) AS first_hour_ts
-    FROM final_hours
-    GROUP BY pool, account, worker_id
+    SELECT t.pool, t.account, t.worker_id, MIN(t.ts) AS first_hour_ts
+    FROM tickers t
+    WHERE t.dimension = '1h' AND NOT t.provisional AND t.worker_id IS NOT NULL
+    GROUP BY t.pool, t.account, t.worker_id
 ),
 counted AS (
     -- start_ts is NULL when the worker has no final hourly point at all
-    SELECT s.pool, s.account, s.worker_id, s.worker_name, s.group_name, f.first_hour_ts,
+    SELECT s.wk, s.pool, s.account, s.worker_id, s.worker_name, s.group_name, f.first_hour_ts,
            b.p_from, b.p_to,
            CASE WHEN f.first_hour_ts IS NULL THEN NULL
                 WHEN f.first_hour_ts > b.p_from THEN f.first_hour_ts
@@ -106,48 +111,51 @@ counted AS (
       ON f.pool = s.pool AND f.account = s.account AND f.worker_id = s.worker_id
 ),
 up_hours AS (
-    SELECT h.pool, h.account, h.worker_id, h.ts
-    FROM final_hours h
-    JOIN counted c ON c.pool = h.pool AND c.account = h.account AND c.worker_id = h.worker_id
-    WHERE h.hashrate_hs > 0 AND h.ts >= c.start_ts AND h.ts < c.end_ts
+    SELECT c.wk, t.ts
+    FROM tickers t
+    CROSS JOIN bounds b
+    JOIN counted c ON c.pool = t.pool AND c.account = t.account AND c.worker_id = t.worker_id
+    WHERE t.dimension = '1h' AND NOT t.provisional AND t.hashrate_hs > 0
+      AND t.month >= b.from_month AND t.month <= b.to_month
+      AND t.ts >= b.p_from AND t.ts < b.p_to
+      AND t.ts >= c.start_ts AND t.ts < c.end_ts
 ),
 up_counts AS (
-    SELECT pool, account, worker_id, COUNT(*) AS hours_up
+    SELECT wk, COUNT(*) AS hours_up
     FROM up_hours
-    GROUP BY pool, account, worker_id
+    GROUP BY wk
 ),
 marks AS (
     -- the up hours plus two sentinels: an up hour just before the first counted hour and one
     -- at the end; the down hours are exactly the holes between consecutive marks
-    SELECT pool, account, worker_id, ts FROM up_hours
+    SELECT wk, ts FROM up_hours
     UNION ALL
-    SELECT pool, account, worker_id, start_ts - 3600 FROM counted WHERE start_ts < end_ts
+    SELECT wk, start_ts - 3600 FROM counted WHERE start_ts < end_ts
     UNION ALL
-    SELECT pool, account, worker_id, end_ts FROM counted WHERE start_ts < end_ts
+    SELECT wk, end_ts FROM counted WHERE start_ts < end_ts
 ),
 holes AS (
-    SELECT pool, account, worker_id,
-           ts - LAG(ts) OVER (PARTITION BY pool, account, worker_id ORDER BY ts) - 3600
-             AS down_s
+    SELECT wk, ts - LAG(ts) OVER (PARTITION BY wk ORDER BY ts) - 3600 AS down_s
     FROM marks
 ),
 outage_stats AS (
-    SELECT pool, account, worker_id, COUNT(*) AS outages,
-           CAST(MAX(down_s) / 3600 AS BIGINT) AS longest_outage_hours
+    SELECT wk, COUNT(*) AS outages, CAST(MAX(down_s) / 3600 AS BIGINT) AS longest_outage_hours
     FROM holes
     WHERE down_s > 0
-    GROUP BY pool, account, worker_id
+    GROUP BY wk
 ),
 daily_before AS (
     -- evidence that hourly history was not collected for part of the period: a day of non-zero
     -- final daily data inside the period wholly before the first hourly point
-    SELECT c.pool, c.account, c.worker_id, MIN(t.ts) AS daily_before_hourly_ts
+    SELECT c.wk, MIN(t.ts) AS daily_before_hourly_ts
     FROM counted c
+    CROSS JOIN bounds b
     JOIN tickers t ON t.pool = c.pool AND t.account = c.account AND t.worker_id = c.worker_id
     WHERE t.dimension = '1d' AND NOT t.provisional AND t.hashrate_hs > 0
+      AND t.month >= b.from_month AND t.month <= b.to_month
       AND t.ts + 86400 > c.p_from AND t.ts < c.p_to
       AND (c.first_hour_ts IS NULL OR t.ts + 86400 <= c.first_hour_ts)
-    GROUP BY c.pool, c.account, c.worker_id
+    GROUP BY c.wk
 ),
 per_worker AS (
     SELECT c.*,
@@ -158,12 +166,9 @@ per_worker AS (
            COALESCE(o.longest_outage_hours, 0) AS longest_outage_hours,
            d.daily_before_hourly_ts
     FROM counted c
-    LEFT JOIN up_counts u
-      ON u.pool = c.pool AND u.account = c.account AND u.worker_id = c.worker_id
-    LEFT JOIN outage_stats o
-      ON o.pool = c.pool AND o.account = c.account AND o.worker_id = c.worker_id
-    LEFT JOIN daily_before d
-      ON d.pool = c.pool AND d.account = c.account AND d.worker_id = c.worker_id
+    LEFT JOIN up_counts u    ON u.wk = c.wk
+    LEFT JOIN outage_stats o ON o.wk = c.wk
+    LEFT JOIN daily_before d ON d.wk = c.wk
 )
 SELECT CASE WHEN pool = 'cloverpool' THEN TRY_CAST(account AS BIGINT) END AS puid,
        pool,

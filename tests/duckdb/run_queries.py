@@ -45,8 +45,10 @@ def to_json_value(value):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dir", required=True, help="the export directory (holds tickers/, workers/)")
-    ap.add_argument("--from", dest="from_ts", type=int, help="period start, Unix seconds (inclusive)")
+    ap.add_argument("--dir", required=True,
+                    help="the export directory (holds tickers/, workers/)")
+    ap.add_argument("--from", dest="from_ts", type=int,
+                    help="period start, Unix seconds (inclusive)")
     ap.add_argument("--to", dest="to_ts", type=int, help="period end, Unix seconds (exclusive)")
     ap.add_argument("--pool", help="cloverpool / foundry (default: every pool)")
     ap.add_argument("--account", help="account as its pool names it (default: every account)")
