@@ -13,6 +13,7 @@ use serde_json::Value;
 
 const HOUR: i64 = 3_600;
 const DAY: i64 = 86_400;
+const ODD_ACCOUNT: &str = "farm/1 ü%";
 
 fn poolhist(db: &Path, args: &[&str]) -> Vec<u8> {
     let output = binary::run(binary::poolhist_with_key(db, "unused").args(args));
@@ -74,8 +75,21 @@ fn demo(dir: &Path) -> (PathBuf, PathBuf, i64) {
             report.to_str().unwrap(),
         ],
     );
+    // A sub-account name with characters a path must escape (DuckDB decodes them back).
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute(
+        "UPDATE accounts SET account = ?1 WHERE pool = 'foundry'",
+        [ODD_ACCOUNT],
+    )
+    .unwrap();
+    drop(conn);
+    let out = dir.join("export");
+    poolhist(&db, &["export", "parquet", "--out", out.to_str().unwrap()]);
+    assert!(out
+        .join("tickers/pool=foundry/account=farm%2F1 ü%25")
+        .is_dir());
     let now = chrono::Utc::now().timestamp();
-    (db, report.join("parquet"), now)
+    (db, out, now)
 }
 
 fn iso(ts: i64) -> String {
@@ -129,7 +143,7 @@ fn duckdb_over_the_parquet_tree_gives_the_reports_numbers() {
         (
             today - 20 * DAY,
             today - DAY,
-            vec!["--pool", "foundry", "--account", "farm1"],
+            vec!["--pool", "foundry", "--account", ODD_ACCOUNT],
         ),
     ];
     for (from, to, filter) in periods {

@@ -266,6 +266,14 @@ fn assert_tree_holds_the_database(db: &Path, out: &Path) {
 fn every_row_comes_back_from_the_parquet_tree() {
     let dir = tempfile::tempdir().unwrap();
     let db = copy_of_demo(dir.path());
+    // A sub-account name a path must escape: it comes back as it was.
+    let conn = Connection::open(&db).unwrap();
+    conn.execute(
+        "UPDATE accounts SET account = 'farm/1 ü%' WHERE pool = 'foundry'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
     let out = dir.path().join("export");
     let output = export(&db, &out, &[]);
     assert!(
@@ -273,10 +281,12 @@ fn every_row_comes_back_from_the_parquet_tree() {
         "{}",
         summary_of(&output)
     );
+    assert!(out
+        .join("workers/pool=foundry/account=farm%2F1 ü%25/part-0.parquet")
+        .exists());
     assert_tree_holds_the_database(&db, &out);
 
     let files = parquet_files(&out);
-    assert!(files.contains_key("workers/pool=foundry/account=farm1/part-0.parquet"));
     assert!(files
         .keys()
         .any(|p| p.starts_with("tickers/pool=cloverpool/account=1001/dimension=1h/month=")));
@@ -505,6 +515,34 @@ fn a_killed_export_leaves_every_partition_old_or_new() {
     export(&db, &out, &[]);
     assert_eq!(parquet_files(&out), new);
     assert_eq!(temporary_files(&out), Vec::<PathBuf>::new());
+    assert_tree_holds_the_database(&db, &out);
+}
+
+#[test]
+fn full_exports_rows_no_write_stamped() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = copy_of_demo(dir.path());
+    let out = dir.path().join("export");
+    export(&db, &out, &[]);
+    // A daily point of 2020-01-15 inserted by hand, into the account's daily series.
+    let conn = Connection::open(&db).unwrap();
+    conn.execute(
+        "INSERT INTO tickers (series_id, ts, hashrate_hs, reject_rate, provisional) \
+         SELECT series_id, 1579046400, 1e15, 0.01, 0 FROM series s \
+         JOIN accounts a ON a.account_id = s.account_id \
+         WHERE a.pool = 'cloverpool' AND s.worker_id IS NULL AND s.dimension = '1d'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let path = "tickers/pool=cloverpool/account=1001/dimension=1d/month=2020-01/part-0.parquet";
+    export(&db, &out, &[]);
+    assert!(
+        !out.join(path).exists(),
+        "a plain export follows the stamps only"
+    );
+    export(&db, &out, &["--full"]);
+    assert!(out.join(path).exists());
     assert_tree_holds_the_database(&db, &out);
 }
 

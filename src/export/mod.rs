@@ -56,6 +56,9 @@ pub struct ParquetArgs {
     pub quiet: bool,
 }
 
+/// Stamps every partition holding data (queries/stamp_partitions.sql).
+pub const STAMP_PARTITIONS_SQL: &str = include_str!("../../queries/stamp_partitions.sql");
+
 /// What one export did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExportSummary {
@@ -116,6 +119,12 @@ pub fn export_parquet(db: &Path, args: &ParquetArgs, now: i64) -> anyhow::Result
     let filter = AccountFilter::from_args(args.accounts.as_ref())?;
     // Upgrades an older database in place, as the ingest would.
     let records = crate::store::open(db)?;
+    if args.full {
+        // Also the months no write stamped: rows inserted by hand, a restored database.
+        records
+            .execute_batch(&format!("BEGIN IMMEDIATE; {STAMP_PARTITIONS_SQL} COMMIT;"))
+            .with_context(|| format!("finding the partitions of {}", db.display()))?;
+    }
     let mut reader = open_read_only(db)?;
     fs::create_dir_all(&args.out)
         .with_context(|| format!("creating the export directory {}", args.out.display()))?;
@@ -593,15 +602,22 @@ fn partition_path(table: Table, account: &Account, slot: Option<(Dimension, i64)
     path
 }
 
-/// A partition value as Hive writes it in a path: every byte but `A-Z a-z 0-9 . _ ~ -` as
-/// `%XX`, so a name holding `/`, `=` or `%` cannot make another directory or partition.
+/// A partition value as Hive writes it in a path (`FileUtils.escapePathName`): control
+/// characters and `" # % ' * / : = ? \ { [ ] ^` as `%XX`, everything else as it is (UTF-8
+/// included), so a name holding `/` or `=` cannot make another directory or partition, and
+/// DuckDB, Spark, Hive and Trino all read the name back as it was.
 pub fn hive_escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'~' | b'-') {
-            out.push(char::from(byte));
+    for c in value.chars() {
+        let escaped = c.is_ascii_control()
+            || matches!(
+                c,
+                '"' | '#' | '%' | '\'' | '*' | '/' | ':' | '=' | '?' | '\\' | '{' | '[' | ']' | '^'
+            );
+        if escaped {
+            out.push_str(&format!("%{:02X}", u32::from(c)));
         } else {
-            out.push_str(&format!("%{byte:02X}"));
+            out.push(c);
         }
     }
     // "." and ".." are not directory names a partition can have.
@@ -689,9 +705,10 @@ mod tests {
     fn partition_values_are_escaped_as_hive_does() {
         assert_eq!(hive_escape("farm1"), "farm1");
         assert_eq!(hive_escape("1001"), "1001");
-        assert_eq!(hive_escape("a/b=c%d e"), "a%2Fb%3Dc%25d%20e");
+        assert_eq!(hive_escape("a/b=c%d e"), "a%2Fb%3Dc%25d e");
+        assert_eq!(hive_escape("x:y?*\\\n"), "x%3Ay%3F%2A%5C%0A");
         assert_eq!(hive_escape(".."), "%2E%2E");
-        assert_eq!(hive_escape("ü"), "%C3%BC");
+        assert_eq!(hive_escape("Zürich-矿"), "Zürich-矿");
     }
 
     #[test]
