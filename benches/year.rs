@@ -1254,9 +1254,112 @@ fn run(args: Args) -> Result<()> {
         args.runs,
         chrono::Utc::now().format("%Y-%m-%d")
     )?;
+    eprintln!("timing the Parquet export");
+    time_export(&db, &dir, &mut out)?;
     println!("{out}");
     let results = dir.join("results.md");
     std::fs::write(&results, &out)?;
     eprintln!("wrote {}", results.display());
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parquet export.
+
+/// `poolhist export parquet` of the whole database into a fresh directory, again with nothing
+/// changed, and after the two newest months are stamped as changed: what a nightly export in
+/// the first days of a month rewrites (the late window still reaches the month before), the
+/// most a nightly export rewrites.
+fn time_export(db: &Path, dir: &Path, out: &mut String) -> Result<()> {
+    let target = dir.join("parquet");
+    let _ = std::fs::remove_dir_all(&target);
+    let args = vec![
+        "export".to_owned(),
+        "parquet".to_owned(),
+        "--out".to_owned(),
+        target.to_string_lossy().into_owned(),
+    ];
+    let full = run_poolhist(db, &args, &dir.join("export-full"))?;
+    let unchanged = run_poolhist(db, &args, &dir.join("export-unchanged"))?;
+    let conn = Connection::open(db)?;
+    conn.execute_batch(
+        "UPDATE data_changes SET seq = seq + 1;
+         UPDATE partition_changes SET changed_seq = (SELECT seq FROM data_changes)
+         WHERE month_ts IN (SELECT DISTINCT month_ts FROM partition_changes
+                            ORDER BY month_ts DESC LIMIT 2);",
+    )?;
+    let (hourly_rows, rows): (i64, i64) = conn.query_row(
+        "SELECT (SELECT count(*) FROM tickers t JOIN series s USING (series_id) \
+                 WHERE s.dimension = '1h'), (SELECT count(*) FROM tickers)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    drop(conn);
+    let nightly = run_poolhist(db, &args, &dir.join("export-nightly"))?;
+    for (usage, name) in [
+        (&full, "full"),
+        (&unchanged, "unchanged"),
+        (&nightly, "nightly"),
+    ] {
+        anyhow::ensure!(
+            usage.exit_code == 0,
+            "export ({name}) failed: see {}",
+            dir.join(format!("export-{name}.err")).display()
+        );
+    }
+    let mut bytes = 0u64;
+    let mut files = 0u64;
+    let mut pending = vec![target.clone()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                pending.push(entry.path());
+            } else if entry.path().extension().is_some_and(|e| e == "parquet") {
+                bytes += entry.metadata()?.len();
+                files += 1;
+            }
+        }
+    }
+    let summary = |name: &str| {
+        std::fs::read_to_string(dir.join(format!("export-{name}.out")))
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    };
+    writeln!(
+        out,
+        "\n| `export parquet` (zstd) | wall | peak RSS | |\n|---|---:|---:|---|"
+    )?;
+    writeln!(
+        out,
+        "| everything, into an empty directory | {:.1} s ({:.2} M rows/s) | {:.1} MiB | {} files, {} = {:.1} B per point (SQLite: see above) |",
+        full.wall_ms / 1e3,
+        rows as f64 / full.wall_ms / 1e3,
+        full.max_rss_kib as f64 / 1024.0,
+        files,
+        mib(bytes as f64),
+        bytes as f64 / rows.max(1) as f64,
+    )?;
+    writeln!(
+        out,
+        "| again, nothing changed | {:.2} s | {:.1} MiB | {} |",
+        unchanged.wall_ms / 1e3,
+        unchanged.max_rss_kib as f64 / 1024.0,
+        summary("unchanged")
+    )?;
+    writeln!(
+        out,
+        "| the two newest months changed (the largest nightly export) | {:.1} s | {:.1} MiB | {} |",
+        nightly.wall_ms / 1e3,
+        nightly.max_rss_kib as f64 / 1024.0,
+        summary("nightly")
+    )?;
+    writeln!(
+        out,
+        "| rows | {} tickers, {} of them hourly | | |",
+        group_digits(rows as u64),
+        group_digits(hourly_rows as u64)
+    )?;
     Ok(())
 }
