@@ -547,12 +547,13 @@ fn full_exports_rows_no_write_stamped() {
 }
 
 #[test]
-fn one_export_at_a_time_per_directory() {
+fn one_export_of_an_account_at_a_time() {
     let dir = tempfile::tempdir().unwrap();
     let db = copy_of_demo(dir.path());
     let out = dir.path().join("export");
-    fs::create_dir_all(&out).unwrap();
-    let lock = fs::File::create(out.join(".poolhist-export.lock")).unwrap();
+    let lock_dir = out.join("_manifests/pool=cloverpool");
+    fs::create_dir_all(&lock_dir).unwrap();
+    let lock = fs::File::create(lock_dir.join(".account=1001.lock")).unwrap();
     lock.lock().unwrap();
     let output = binary::run(
         binary::poolhist_with_key(&db, "unused")
@@ -561,7 +562,10 @@ fn one_export_at_a_time_per_directory() {
     );
     assert!(!output.status.success());
     let stderr = binary::stderr_of(&output);
-    assert!(stderr.contains("another export is writing to"), "{stderr}");
+    assert!(
+        stderr.contains("another export of this account is writing to this directory"),
+        "{stderr}"
+    );
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     drop(lock);
 }

@@ -119,6 +119,18 @@ pub fn export_parquet(db: &Path, args: &ParquetArgs, now: i64) -> anyhow::Result
     let filter = AccountFilter::from_args(args.accounts.as_ref())?;
     // Upgrades an older database in place, as the ingest would.
     let records = crate::store::open(db)?;
+    let no_account = || {
+        anyhow::anyhow!(
+            "no account in {} matches {}",
+            db.display(),
+            filter
+                .describe()
+                .unwrap_or_else(|| "any account".to_owned())
+        )
+    };
+    if selected_accounts(&records, &filter)?.is_empty() {
+        return Err(no_account());
+    }
     if args.full {
         // Also the months no write stamped: rows inserted by hand, a restored database.
         records
@@ -132,8 +144,6 @@ pub fn export_parquet(db: &Path, args: &ParquetArgs, now: i64) -> anyhow::Result
         .out
         .canonicalize()
         .with_context(|| format!("reading the export directory {}", args.out.display()))?;
-    let _lock = lock_target(&root)?;
-    remove_temporary_files(&root)?;
     let target = root.to_string_lossy().into_owned();
 
     // One snapshot for the whole export: an ingest may write meanwhile; what it changes gets
@@ -141,13 +151,7 @@ pub fn export_parquet(db: &Path, args: &ParquetArgs, now: i64) -> anyhow::Result
     let snapshot = reader.transaction()?;
     let accounts = selected_accounts(&snapshot, &filter)?;
     if accounts.is_empty() {
-        bail!(
-            "no account in {} matches {}",
-            db.display(),
-            filter
-                .describe()
-                .unwrap_or_else(|| "any account".to_owned())
-        );
+        return Err(no_account());
     }
     let mut summary = ExportSummary::default();
     for account in &accounts {
@@ -160,14 +164,18 @@ pub fn export_parquet(db: &Path, args: &ParquetArgs, now: i64) -> anyhow::Result
             args,
             now,
         };
-        exporter.run(&mut summary).with_context(|| {
+        let context = || {
             format!(
                 "exporting {}:{} to {}",
                 account.pool,
                 account.account,
                 root.display()
             )
-        })?;
+        };
+        // One export per account at a time; shards (other accounts) export beside it.
+        let _lock = exporter.lock().with_context(context)?;
+        exporter.remove_temporary_files().with_context(context)?;
+        exporter.run(&mut summary).with_context(context)?;
         summary.accounts += 1;
     }
     Ok(summary)
@@ -263,6 +271,87 @@ impl AccountExport<'_> {
         self.write_manifest()
     }
 
+    /// The account's directories under the export root.
+    fn account_dirs(&self) -> Vec<PathBuf> {
+        let account = format!(
+            "pool={}/account={}",
+            hive_escape(&self.account.pool),
+            hive_escape(&self.account.account)
+        );
+        Table::ALL
+            .iter()
+            .map(|t| self.root.join(t.name()).join(&account))
+            .collect()
+    }
+
+    /// `_manifests/pool=P/` and the account's name in it (`account=A`).
+    fn manifest_dir_and_stem(&self) -> (PathBuf, String) {
+        (
+            self.root
+                .join("_manifests")
+                .join(format!("pool={}", hive_escape(&self.account.pool))),
+            format!("account={}", hive_escape(&self.account.account)),
+        )
+    }
+
+    /// `_manifests/pool=P/.account=A.lock`, taken at once or refused in one line: another
+    /// export of this account into this tree is under way.
+    fn lock(&self) -> anyhow::Result<fs::File> {
+        let (dir, stem) = self.manifest_dir_and_stem();
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let path = dir.join(format!(".{stem}.lock"));
+        let file = fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => bail!(
+                "another export of this account is writing to this directory (lock {} held)",
+                path.display()
+            ),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(e).with_context(|| format!("locking {}", path.display()))
+            }
+        }
+    }
+
+    /// The temporary files a killed export of this account left: only names the export itself
+    /// writes, only in this account's directories (we hold its lock: none is in use).
+    fn remove_temporary_files(&self) -> anyhow::Result<()> {
+        let is_ours = |name: &str| name.starts_with(".part-0.parquet.") && name.ends_with(".tmp");
+        let mut pending = self.account_dirs();
+        while let Some(dir) = pending.pop() {
+            let entries = match fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+            };
+            for entry in entries {
+                let entry = entry?;
+                let kind = entry.file_type()?;
+                if kind.is_dir() {
+                    pending.push(entry.path());
+                } else if kind.is_file() && is_ours(&entry.file_name().to_string_lossy()) {
+                    remove(&entry.path())?;
+                }
+            }
+        }
+        let (dir, stem) = self.manifest_dir_and_stem();
+        let prefix = format!(".{stem}.json.");
+        if let Ok(entries) = fs::read_dir(&dir) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with(&prefix) && name.ends_with(".tmp") {
+                    remove(&entry.path())?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The partition files this target got of this account, by path.
     fn written(&self) -> rusqlite::Result<HashMap<String, Written>> {
         let mut stmt = self.records.prepare(
@@ -294,7 +383,7 @@ impl AccountExport<'_> {
         &self,
         table: Table,
         path: &str,
-        had_file: bool,
+        had_record: bool,
         version: Version,
         summary: &mut ExportSummary,
         fill: impl FnOnce(&mut TableFile) -> anyhow::Result<()>,
@@ -330,14 +419,16 @@ impl AccountExport<'_> {
         };
         if rows == 0 {
             fs::remove_file(&temporary).ok();
-            if had_file {
-                match fs::remove_file(&final_path) {
-                    Ok(()) => summary.removed += 1,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => {
-                        return Err(e).with_context(|| format!("removing {}", final_path.display()))
-                    }
+            // Any file at the path goes, recorded or not (a tree moved, restored, or an
+            // export killed before it recorded the file): its rows are no longer stored.
+            match fs::remove_file(&final_path) {
+                Ok(()) => summary.removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(e).with_context(|| format!("removing {}", final_path.display()))
                 }
+            }
+            if had_record {
                 self.records.execute(
                     "DELETE FROM export_partitions WHERE target = ?1 AND path = ?2",
                     params![self.target, path],
@@ -541,14 +632,10 @@ impl AccountExport<'_> {
             "columns": tables,
             "partitions": partitions,
         });
-        let path = self.root.join(format!(
-            "_manifests/pool={}/account={}.json",
-            hive_escape(&self.account.pool),
-            hive_escape(&self.account.account)
-        ));
-        let dir = path.parent().expect("the manifest is in a directory");
-        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let temporary = dir.join(format!(".manifest.{}.tmp", std::process::id()));
+        let (dir, stem) = self.manifest_dir_and_stem();
+        let path = dir.join(format!("{stem}.json"));
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let temporary = dir.join(format!(".{stem}.json.{}.tmp", std::process::id()));
         let write = || -> std::io::Result<()> {
             let mut file = fs::File::create(&temporary)?;
             file.write_all(serde_json::to_string_pretty(&manifest)?.as_bytes())?;
@@ -557,7 +644,7 @@ impl AccountExport<'_> {
             fs::rename(&temporary, &path)
         };
         write().with_context(|| format!("writing {}", path.display()))?;
-        sync_dir(dir);
+        sync_dir(&dir);
         Ok(())
     }
 }
@@ -627,54 +714,11 @@ pub fn hive_escape(value: &str) -> String {
     out
 }
 
-/// One export per directory at a time: `OUT/.poolhist-export.lock`.
-fn lock_target(root: &Path) -> anyhow::Result<fs::File> {
-    let path = root.join(".poolhist-export.lock");
-    let file = fs::File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => bail!(
-            "another export is writing to {} (lock {} held)",
-            root.display(),
-            path.display()
-        ),
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(e).with_context(|| format!("locking {}", path.display()))
-        }
-    }
-}
-
-/// Temporary files a killed export left (we hold the directory's lock: none is in use).
-fn remove_temporary_files(root: &Path) -> anyhow::Result<()> {
-    let mut pending = vec![root.to_owned()];
-    while let Some(dir) = pending.pop() {
-        let entries = match fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
-        };
-        for entry in entries {
-            let entry = entry?;
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            let kind = entry.file_type()?;
-            if kind.is_dir() {
-                pending.push(entry.path());
-            } else if kind.is_file() && name.starts_with('.') && name.ends_with(".tmp") {
-                fs::remove_file(entry.path())
-                    .with_context(|| format!("removing {}", entry.path().display()))?;
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Makes a rename durable (best effort: not every filesystem syncs directories).
+fn remove(path: &Path) -> anyhow::Result<()> {
+    fs::remove_file(path).with_context(|| format!("removing {}", path.display()))
+}
+
 fn sync_dir(dir: &Path) {
     if let Ok(handle) = fs::File::open(dir) {
         let _ = handle.sync_all();

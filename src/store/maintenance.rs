@@ -1024,7 +1024,9 @@ pub fn prune(db: &Path, args: &PruneArgs, now: i64) -> anyhow::Result<PruneOutco
     let _locks = take_locks(db, args.wait)?;
     let mut conn = open_for_writing(db)?;
     selects_an_account(&conn)?;
-    let tx = conn.transaction().with_context(context)?;
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .with_context(context)?;
     let counts = tally(&tx, false).with_context(context)?;
     if counts != PruneCounts::default() {
         // The export partitions that lost rows are rewritten by the next `export parquet`.

@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
-use rusqlite::{params, Connection, Transaction};
+use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 
 use super::open::{open, StoreError};
 use crate::model::{utc_months, AccountRef, Dimension, Directory, Point, PoolFacts};
@@ -105,7 +105,10 @@ pub struct RunTotals {
     pub counts: WriteCounts,
 }
 
-/// The ingest's handle on the database: one connection, the single writer.
+/// The ingest's handle on the database: one connection, the single writer. Its transactions
+/// begin IMMEDIATE: a deferred one that reads first fails with SQLITE_BUSY_SNAPSHOT, which the
+/// busy timeout does not retry, when another connection (an export, an alert evaluation)
+/// commits between its read and its first write.
 pub struct Store {
     conn: Connection,
     path: PathBuf,
@@ -143,7 +146,9 @@ impl Store {
             .collect::<Vec<_>>()
             .join(",");
         let result = (|| {
-            let tx = self.conn.transaction()?;
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute(
                 "UPDATE ingest_runs SET status = 'failed', \
                  error = 'interrupted: the process stopped before the run finished' \
@@ -204,7 +209,9 @@ impl Store {
         now: i64,
     ) -> Result<(i64, Vec<SeriesState>), StoreError> {
         let result = (|| {
-            let tx = self.conn.transaction()?;
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
             upsert_pool(&tx, facts)?;
             let account_id = upsert_account(&tx, account, now)?;
             upsert_directory_rows(&tx, account_id, directory, now)?;
@@ -248,7 +255,9 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         let result = (|| {
-            let tx = self.conn.transaction()?;
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
             {
                 let mut upsert = tx.prepare_cached(
                     "INSERT INTO pool_knowledge (account_id, scope, dimension, retention_slots, \
@@ -291,7 +300,9 @@ impl Store {
         now: i64,
     ) -> Result<WriteCounts, StoreError> {
         let result = (|| {
-            let tx = self.conn.transaction()?;
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut counts = WriteCounts::default();
             let mut changed = ChangedMonths::new();
             for page in pages {

@@ -378,7 +378,7 @@ fn record_outcome(
     now: i64,
     error: Option<&str>,
 ) -> rusqlite::Result<()> {
-    let tx = conn.transaction()?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     {
         let mut stmt = tx.prepare_cached(
             "INSERT INTO webhook_deliveries (event_id, target_id, attempts, delivered_at, last_error) \
