@@ -14,6 +14,7 @@ pub mod render;
 pub mod sql;
 pub mod status;
 pub mod uptime;
+pub mod uptime_scan;
 
 use std::io::IsTerminal as _;
 use std::path::Path;

@@ -203,6 +203,18 @@ impl MonthlyData {
             .map(|d| ((d.account_id, d.worker_id, d.day_ts), d.uptime))
             .collect()
     }
+
+    /// [`Self::day_index`] of the given workers only (the heatmap's few, not all 300,000 cells
+    /// of 10,000 workers).
+    pub fn day_index_of(&self, rows: &[&UptimeRow]) -> HashMap<(i64, i64, i64), Option<f64>> {
+        let shown: std::collections::HashSet<(i64, i64)> =
+            rows.iter().map(|r| (r.account_id, r.worker_id)).collect();
+        self.uptime_days
+            .iter()
+            .filter(|d| shown.contains(&(d.account_id, d.worker_id)))
+            .map(|d| ((d.account_id, d.worker_id, d.day_ts), d.uptime))
+            .collect()
+    }
 }
 
 /// The selected accounts' hashrate per day, summed.
@@ -264,10 +276,17 @@ pub fn gather(
         })
     };
     let uptime_queries = || -> Result<UptimeQueries, ReportError> {
+        // uptime, heatmap and outages from one read of the month's hours
+        let want = super::uptime_scan::Want {
+            rows: true,
+            days: true,
+            outages: true,
+        };
+        let scan = super::uptime_scan::scan(conn, &period, &selection, want)?;
         Ok(UptimeQueries {
-            rows: super::uptime::uptime_rows(conn, &period, &selection)?,
-            days: super::uptime::uptime_by_day(conn, &period, &selection)?,
-            outages: super::uptime::outages(conn, &period, &selection)?,
+            rows: scan.rows,
+            days: scan.days,
+            outages: scan.outages,
         })
     };
     let (uptime, other) = match second_connection(conn) {
@@ -507,7 +526,7 @@ pub fn render_markdown(data: &MonthlyData) -> String {
     md.push_str("\n## Uptime heatmap (workers x days)\n\n");
     let (rows, hidden) = data.heatmap_workers();
     let days = data.days();
-    let cells = data.day_index();
+    let cells = data.day_index_of(&rows);
     let labels: Vec<String> = rows
         .iter()
         .map(|r| data.worker_label(&r.pool, &r.account, &r.worker_name))
