@@ -13,6 +13,10 @@
 -- began_before_period is true when the hour before the period start was down too (not up, or no
 -- row), open_at_period_end when the worker is still down at the period end.
 --
+-- poolhist computes these rows without running this file: one pass over hourly_by_day shared by
+-- uptime.sql, outages.sql and uptime_by_day.sql, formula by formula the same (src/report/
+-- uptime_scan.rs; tests/report_uptime_props.rs checks both against a recomputation).
+--
 -- Parameters (Unix seconds UTC):
 --   :from    required. First counted hour: the first starting at or after :from.
 --   :to      required, exclusive; no later than the start of the current hour.

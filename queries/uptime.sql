@@ -16,6 +16,10 @@
 -- days are probed for them. Runs that touch across midnight are merged (gaps-and-islands with a
 -- running SUM).
 --
+-- poolhist computes these rows without running this file: one pass over hourly_by_day shared by
+-- uptime.sql, outages.sql and uptime_by_day.sql, formula by formula the same (src/report/
+-- uptime_scan.rs; tests/report_uptime_props.rs checks both against a recomputation).
+--
 -- Parameters (Unix seconds UTC; hours start on the hour):
 --   :from    required. The first counted hour is the first one starting at or after :from.
 --   :to      required, exclusive. Pass no later than the start of the current hour: hours in the

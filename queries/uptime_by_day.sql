@@ -10,6 +10,10 @@
 -- AND up_mask (bit h set exactly when hour h is up). No row: no hour up.
 -- uptime is NULL on days with no counted hour.
 --
+-- poolhist computes these rows without running this file: one pass over hourly_by_day shared by
+-- uptime.sql, outages.sql and uptime_by_day.sql, formula by formula the same (src/report/
+-- uptime_scan.rs; tests/report_uptime_props.rs checks both against a recomputation).
+--
 -- Parameters (Unix seconds UTC):
 --   :from    required; first counted hour starts at or after it. Days are UTC days.
 --   :to      required, exclusive; no later than the start of the current hour.

@@ -1,4 +1,6 @@
-//! uptime.sql, outages.sql and uptime_by_day.sql against a plain-Rust recomputation over random
+//! report::uptime's uptime rows, outages and heatmap cells (one pass over hourly_by_day,
+//! src/report/uptime_scan.rs) and the queries they follow, uptime.sql, outages.sql and
+//! uptime_by_day.sql, against a plain-Rust recomputation over random
 //! databases written through the real writer. The queries read the per-day summary
 //! `hourly_by_day`; the recomputation reads only the stored tickers, hour by hour, following the
 //! definitions in the query headers.
@@ -333,6 +335,22 @@ fn uptime_outages_and_heatmap_match_an_hour_by_hour_recomputation() {
                     days,
                     expected_by_day(&workers, &period),
                     "uptime by day, {context}"
+                );
+                // the .sql files, which the functions follow, give the same rows
+                assert_eq!(
+                    uptime::uptime_rows_sql(&db.conn, &period, &selection).unwrap(),
+                    rows,
+                    "uptime.sql, {context}"
+                );
+                assert_eq!(
+                    uptime::outages_sql(&db.conn, &period, &selection).unwrap(),
+                    outages,
+                    "outages.sql, {context}"
+                );
+                assert_eq!(
+                    uptime::uptime_by_day_sql(&db.conn, &period, &selection).unwrap(),
+                    days,
+                    "uptime_by_day.sql, {context}"
                 );
                 checked.0 += rows.len();
                 checked.1 += outages.len();

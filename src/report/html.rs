@@ -333,7 +333,7 @@ fn uptime_colour(uptime: Option<f64>) -> &'static str {
 
 fn heatmap(data: &MonthlyData, rows: &[&super::uptime::UptimeRow]) -> String {
     let days = data.days();
-    let cells = data.day_index();
+    let cells = data.day_index_of(rows);
     let (name_w, cell_w, cell_h, head_h, right_w) = (240.0, 26.0, 18.0, 24.0, 80.0);
     // The month column sits right of the cells; the picture is wide enough for the legend even
     // when the period has few days.

@@ -8,6 +8,7 @@ use rusqlite::Connection;
 use super::accounts::{account_cells, account_label, account_table, AccountArgs, AccountFilter};
 use super::period::{Period, PeriodArgs};
 use super::render::{format_date, format_time, Cell, Format, Report, Section, Table};
+use super::uptime_scan::{scan, Want};
 use super::{describe_selection, query_rows, PeriodParams, ReportError, Selection};
 
 pub const UPTIME_SQL: &str = include_str!("../../queries/uptime.sql");
@@ -146,7 +147,47 @@ pub struct UptimeDay {
     pub uptime: Option<f64>,
 }
 
+/// Per-worker uptime (uptime.sql's rows), computed by the one-pass scan.
 pub fn uptime_rows(
+    conn: &Connection,
+    period: &Period,
+    selection: &Selection,
+) -> Result<Vec<UptimeRow>, ReportError> {
+    let want = Want {
+        rows: true,
+        ..Want::default()
+    };
+    Ok(scan(conn, period, selection, want)?.rows)
+}
+
+/// Outages, longest first (outages.sql's rows), computed by the one-pass scan.
+pub fn outages(
+    conn: &Connection,
+    period: &Period,
+    selection: &Selection,
+) -> Result<Vec<Outage>, ReportError> {
+    let want = Want {
+        outages: true,
+        ..Want::default()
+    };
+    Ok(scan(conn, period, selection, want)?.outages)
+}
+
+/// The heatmap cells (uptime_by_day.sql's rows), computed by the one-pass scan.
+pub fn uptime_by_day(
+    conn: &Connection,
+    period: &Period,
+    selection: &Selection,
+) -> Result<Vec<UptimeDay>, ReportError> {
+    let want = Want {
+        days: true,
+        ..Want::default()
+    };
+    Ok(scan(conn, period, selection, want)?.days)
+}
+
+/// uptime.sql as SQLite runs it: the definition [`uptime_rows`] follows (tests compare them).
+pub fn uptime_rows_sql(
     conn: &Connection,
     period: &Period,
     selection: &Selection,
@@ -174,7 +215,8 @@ pub fn uptime_rows(
     })
 }
 
-pub fn outages(
+/// outages.sql as SQLite runs it: the definition [`outages`] follows (tests compare them).
+pub fn outages_sql(
     conn: &Connection,
     period: &Period,
     selection: &Selection,
@@ -198,7 +240,9 @@ pub fn outages(
     })
 }
 
-pub fn uptime_by_day(
+/// uptime_by_day.sql as SQLite runs it: the definition [`uptime_by_day`] follows (tests compare
+/// them).
+pub fn uptime_by_day_sql(
     conn: &Connection,
     period: &Period,
     selection: &Selection,
