@@ -199,15 +199,28 @@ pub fn utc_month_start(ts: i64) -> i64 {
 
 /// Start of the UTC month after the one holding `ts`.
 pub fn utc_next_month(ts: i64) -> i64 {
-    // 32 days after a month's start is always inside the next month.
-    utc_month_start(utc_month_start(ts) + 32 * 86_400)
+    // 32 days after a month's start is always inside the next month. Saturating: a time
+    // beyond chrono's range stays where it is, and `utc_months` stops there.
+    utc_month_start(utc_month_start(ts).saturating_add(32 * 86_400))
 }
 
-/// The starts of the UTC months from the one holding `from` to the one holding `to`.
-pub fn utc_months(from: i64, to: i64) -> impl Iterator<Item = i64> {
-    let last = utc_month_start(to);
-    std::iter::successors(Some(utc_month_start(from)), |&m| Some(utc_next_month(m)))
-        .take_while(move |&m| m <= last)
+/// The starts of the UTC months from the one holding `from` to the one holding `to`. A time
+/// outside the calendar (an absurd point a pool sent) gives its own month only, so the walk
+/// never runs across the years between.
+pub fn utc_months(from: i64, to: i64) -> Vec<i64> {
+    let in_calendar = |ts| chrono::DateTime::from_timestamp(ts, 0).is_some();
+    let (first, last) = (utc_month_start(from), utc_month_start(to));
+    if !in_calendar(from) || !in_calendar(to) {
+        let mut ends = vec![first, last];
+        ends.sort_unstable();
+        ends.dedup();
+        return ends;
+    }
+    std::iter::successors(Some(first), |&m| {
+        Some(utc_next_month(m)).filter(|&next| next > m)
+    })
+    .take_while(|&m| m <= last)
+    .collect()
 }
 
 #[cfg(test)]
@@ -222,10 +235,10 @@ mod tests {
         assert_eq!(utc_month_start(mar), mar);
         assert_eq!(utc_next_month(feb + 5), mar);
         assert_eq!(utc_next_month(dec), jan);
-        assert_eq!(
-            utc_months(feb + 1, mar + 1).collect::<Vec<_>>(),
-            vec![feb, mar]
-        );
-        assert_eq!(utc_months(jan, jan).count(), 1);
+        assert_eq!(utc_months(feb + 1, mar + 1), vec![feb, mar]);
+        assert_eq!(utc_months(jan, jan).len(), 1);
+        // Absurd times end the walk instead of overflowing or looping.
+        assert_eq!(utc_months(i64::MAX - 10, i64::MAX).len(), 2);
+        assert_eq!(utc_months(i64::MIN, 1_735_689_600).len(), 2);
     }
 }

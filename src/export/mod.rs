@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 use sha2::{Digest, Sha256};
 
 use self::parquet::{micros, Compression, Table, TableFile};
@@ -723,22 +723,6 @@ fn sync_dir(dir: &Path) {
     if let Ok(handle) = fs::File::open(dir) {
         let _ = handle.sync_all();
     }
-}
-
-/// The stamp a partition of `account_id` has now, for tests and `status`.
-pub fn partition_stamp(
-    conn: &Connection,
-    account_id: i64,
-    dimension: Dimension,
-    month_ts: i64,
-) -> rusqlite::Result<Option<i64>> {
-    conn.query_row(
-        "SELECT changed_seq FROM partition_changes \
-         WHERE account_id = ?1 AND dimension = ?2 AND month_ts = ?3",
-        params![account_id, dimension.as_str(), month_ts],
-        |r| r.get(0),
-    )
-    .optional()
 }
 
 #[cfg(test)]

@@ -343,7 +343,7 @@ impl TableFile {
     }
 }
 
-/// Repetition of a schema's field, for tests and the manifest.
+/// The table's columns for the manifest, `?` after the optional ones.
 pub fn column_names(table: Table) -> Vec<String> {
     table
         .parsed_schema()

@@ -494,7 +494,11 @@ pub(crate) fn stamp_changed_months(
 }
 
 fn note_changed(changed: &mut ChangedMonths, series_id: i64, (first_ts, last_ts): (i64, i64)) {
-    changed.extend(utc_months(first_ts, last_ts).map(|month| (series_id, month)));
+    changed.extend(
+        utc_months(first_ts, last_ts)
+            .into_iter()
+            .map(|month| (series_id, month)),
+    );
 }
 
 fn write_page(
