@@ -64,6 +64,18 @@ pub fn gaps(
     window: (Option<i64>, Option<i64>),
     now: i64,
 ) -> Result<Vec<Gap>, ReportError> {
+    gaps_sql(conn, accounts, worker, dimension, window, now)
+}
+
+/// [`gaps`] as queries/gaps.sql computes it: the definition, and what sqlite3 users run.
+pub fn gaps_sql(
+    conn: &Connection,
+    accounts: Option<&AccountFilter>,
+    worker: Option<&str>,
+    dimension: Option<Dimension>,
+    window: (Option<i64>, Option<i64>),
+    now: i64,
+) -> Result<Vec<Gap>, ReportError> {
     let dimension = dimension.map(|d| match d {
         Dimension::Hour => "1h",
         Dimension::Day => "1d",
