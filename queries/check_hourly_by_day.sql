@@ -16,6 +16,7 @@ FROM v_hourly_by_day_from_tickers f
 FULL OUTER JOIN hourly_by_day h ON h.series_id = f.series_id AND h.day_ts = f.day_ts
 WHERE f.series_id IS NULL OR h.series_id IS NULL
    OR f.hours_final <> h.hours_final OR f.hours_up <> h.hours_up OR f.up_mask <> h.up_mask
+   OR f.final_mask <> h.final_mask
    OR abs(f.hashrate_sum - h.hashrate_sum) > 1e-9 * abs(f.hashrate_sum)
    OR abs(f.reject_weight_sum - h.reject_weight_sum) > 1e-9 * abs(f.reject_weight_sum) + 1e-12
 ORDER BY series_id, day_ts;

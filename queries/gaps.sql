@@ -7,10 +7,10 @@
 --   'hole':     a run of missing points inside a series' stored span (between its oldest and
 --               newest stored ticker): the gap between two runs of stored points, from the
 --               stored point ending one run to the next stored point.
---               Hourly series: a day with 24 final points (hourly_by_day) holds no hole, so only
---               the other days of the span read their tickers, as a mask of the hours stored
---               (provisional points too); each run's last hour and the next stored hour (the
---               mask's next set bit, or the next ticker on a later day) bound a hole.
+--               Hourly series: a day with 24 final points (hourly_by_day) holds no hole; the
+--               other days of the span make a mask of the hours stored: hourly_by_day.final_mask
+--               and the day's provisional points; each run's last hour and the next stored hour
+--               (the mask's next set bit, or the next ticker on a later day) bound a hole.
 --               Daily series: one point on every day of the span has none; others go
 --               gaps-and-islands (LAG over the runs).
 --               Holes already covered by a recorded gap are left out.
@@ -85,18 +85,20 @@ days(day_ts) AS (
 ),
 incomplete_days AS MATERIALIZED (
     -- the days in a span without 24 final points: the only days a hole can touch. Their stored
-    -- points (provisional ones too) as a mask, bit h = hour h
+    -- points as a mask, bit h = hour h: the final ones from the summary, the provisional ones
+    -- (a few live points) from their own index
     SELECT series_id, day_lo, day_hi, day_ts,
-           COALESCE((SELECT SUM(1 << ((t.ts - d.day_ts) / 3600)) FROM tickers t
-                      WHERE t.series_id = d.series_id
-                        AND t.ts >= d.day_ts AND t.ts < d.day_ts + 86400), 0) AS mask
-    FROM (SELECT hs.series_id, hs.day_lo, hs.day_hi, b.day_ts
+           final_mask | COALESCE((SELECT SUM(1 << ((t.ts - d.day_ts) / 3600))
+                                   FROM tickers t INDEXED BY tickers_provisional
+                                  WHERE t.series_id = d.series_id AND t.provisional = 1
+                                    AND t.ts >= d.day_ts AND t.ts < d.day_ts + 86400), 0) AS mask
+    FROM (SELECT hs.series_id, hs.day_lo, hs.day_hi, b.day_ts, b.final_mask
           FROM hour_span hs
           JOIN hourly_by_day b
             ON b.series_id = hs.series_id AND b.day_ts >= hs.day_lo AND b.day_ts <= hs.day_hi
           WHERE b.hours_final < 24
           UNION ALL
-          SELECT ss.series_id, ss.day_lo, ss.day_hi, dd.day_ts
+          SELECT ss.series_id, ss.day_lo, ss.day_hi, dd.day_ts, 0
           FROM short_span ss
           JOIN days dd ON dd.day_ts >= ss.day_lo AND dd.day_ts <= ss.day_hi
           WHERE NOT EXISTS (SELECT 1 FROM hourly_by_day b
@@ -201,4 +203,5 @@ FROM all_gaps g
 JOIN scope sc ON sc.series_id = g.series_id
 WHERE (:from IS NULL OR g.to_ts + sc.step > :from)
   AND (:to IS NULL OR g.from_ts < :to)
-ORDER BY sc.pool, sc.account_id, sc.worker_id IS NOT NULL, sc.worker_name, sc.dimension, g.from_ts;
+ORDER BY sc.pool, sc.account_id, sc.worker_id IS NOT NULL, sc.worker_name, sc.dimension, g.from_ts,
+         sc.worker_id, g.kind, g.to_ts;

@@ -14,8 +14,9 @@
 BEGIN;
 DELETE FROM hourly_by_day;
 INSERT INTO hourly_by_day (series_id, day_ts, hours_final, hours_up, up_mask, hashrate_sum,
-                           reject_weight_sum)
-SELECT series_id, day_ts, hours_final, hours_up, up_mask, hashrate_sum, reject_weight_sum
+                           reject_weight_sum, final_mask)
+SELECT series_id, day_ts, hours_final, hours_up, up_mask, hashrate_sum, reject_weight_sum,
+       final_mask
 FROM v_hourly_by_day_from_tickers;
 UPDATE data_changes SET seq = seq + 1;
 UPDATE partition_changes SET changed_seq = (SELECT seq FROM data_changes);

@@ -609,6 +609,8 @@ fn reject_rate_reports_and_daily_hashrate_match_a_recomputation_from_tickers() {
 
             let rows = reject_rate::worker_rows(&db.conn, &p, &pick.selection).unwrap();
             check_worker_rows(&rows, &chosen, &p, &context);
+            let sql = reject_rate::worker_rows_sql(&db.conn, &p, &pick.selection).unwrap();
+            check_worker_rows(&sql, &chosen, &p, &format!("{context} (reject_rate.sql)"));
             let days = reject_rate::day_rows(&db.conn, &p, &pick.selection).unwrap();
             check_day_rows(&days, &chosen, &p, &context);
 

@@ -64,7 +64,7 @@ pub fn gaps(
     window: (Option<i64>, Option<i64>),
     now: i64,
 ) -> Result<Vec<Gap>, ReportError> {
-    gaps_sql(conn, accounts, worker, dimension, window, now)
+    super::gaps_scan::gaps(conn, accounts, worker, dimension, window, now)
 }
 
 /// [`gaps`] as queries/gaps.sql computes it: the definition, and what sqlite3 users run.

@@ -5,11 +5,13 @@
 
 pub mod accounts;
 pub mod gaps;
+pub mod gaps_scan;
 pub mod html;
 pub mod monthly;
 pub mod output;
 pub mod period;
 pub mod reject_rate;
+pub mod reject_scan;
 pub mod render;
 pub mod sql;
 pub mod status;

@@ -84,6 +84,16 @@ pub fn worker_rows(
     period: &Period,
     selection: &Selection,
 ) -> Result<Vec<RejectRateRow>, ReportError> {
+    super::reject_scan::worker_rows(conn, period, selection)
+}
+
+/// [`worker_rows`] as queries/reject_rate.sql computes it: the definition, and what sqlite3
+/// users run.
+pub fn worker_rows_sql(
+    conn: &Connection,
+    period: &Period,
+    selection: &Selection,
+) -> Result<Vec<RejectRateRow>, ReportError> {
     let params = PeriodParams::new(period, selection);
     query_rows(conn, REJECT_RATE_SQL, &params.list(), |r| {
         Ok(RejectRateRow {

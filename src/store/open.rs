@@ -583,6 +583,74 @@ mod tests {
     }
 
     #[test]
+    fn upgrade_to_v8_records_which_hours_of_each_day_are_final() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v7.db");
+        // 2026-10-01: 00:00, 01:00 and 05:00 final, 06:00 live; 2026-10-02: all 24 hours final
+        let (day1, day2) = (1_790_812_800_i64, 1_790_899_200_i64);
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            embedded::migrations::runner()
+                .set_target(refinery::Target::Version(7))
+                .run(&mut conn)
+                .unwrap();
+            conn.pragma_update(None, "application_id", APPLICATION_ID)
+                .unwrap();
+            conn.execute_batch(
+                "INSERT INTO accounts (account_id, pool, account, puid, first_seen, last_seen)
+                   VALUES (7, 'cloverpool', '7', 7, 0, 0);
+                 INSERT INTO series (series_id, account_id, worker_id, dimension)
+                   VALUES (1, 7, NULL, '1h');",
+            )
+            .unwrap();
+            let mut insert = conn
+                .prepare("INSERT INTO tickers VALUES (1, ?1, ?2, 0.01, ?3)")
+                .unwrap();
+            for (ts, provisional) in [(0, 0), (1, 0), (5, 0), (6, 1)] {
+                insert
+                    .execute((day1 + ts * 3600, ts as f64, provisional))
+                    .unwrap();
+            }
+            for hour in 0..24 {
+                insert.execute((day2 + hour * 3600, 1.0, 0)).unwrap();
+            }
+            drop(insert);
+            // the summary as v7 kept it
+            conn.execute_batch(
+                "INSERT INTO hourly_by_day (series_id, day_ts, hours_final, hours_up, up_mask,
+                   hashrate_sum, reject_weight_sum)
+                 SELECT series_id, day_ts, hours_final, hours_up, up_mask, hashrate_sum,
+                        reject_weight_sum FROM v_hourly_by_day_from_tickers;",
+            )
+            .unwrap();
+        }
+        let before = Connection::open(&path).unwrap();
+        let old = public_views(&before, &before);
+        drop(before);
+        let conn = open(&path).unwrap();
+        assert_eq!(
+            public_views(&conn, &conn),
+            old,
+            "data unchanged by the upgrade"
+        );
+        let masks: Vec<(i64, i64, i64)> = conn
+            .prepare("SELECT day_ts, hours_final, final_mask FROM hourly_by_day ORDER BY day_ts")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            masks,
+            vec![(day1, 3, 0b10_0011), (day2, 24, 0xFF_FFFF)],
+            "final hours only, the live 06:00 left out"
+        );
+        assert!(super::super::write::hourly_by_day_mismatches(&conn)
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
     fn readers_refuse_an_older_schema_without_writing_and_ingest_upgrades_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v1.db");

@@ -652,6 +652,7 @@ struct DaySummary {
     up_mask: i64,
     hashrate_sum: f64,
     reject_weight_sum: f64,
+    final_mask: i64,
 }
 
 /// Sums the final points of `tickers` (sorted by time) per UTC day.
@@ -667,10 +668,12 @@ fn summarize_days(tickers: &[Point]) -> Vec<DaySummary> {
                 up_mask: 0,
                 hashrate_sum: 0.0,
                 reject_weight_sum: 0.0,
+                final_mask: 0,
             });
         }
         let day = days.last_mut().expect("pushed above");
         day.hours_final += 1;
+        day.final_mask |= 1 << ((ticker.ts - day_ts) / 3600);
         if ticker.hashrate_hs > 0.0 {
             day.hours_up += 1;
             day.up_mask |= 1 << ((ticker.ts - day_ts) / 3600);
@@ -692,11 +695,12 @@ fn add_to_hourly_by_day(
 ) -> rusqlite::Result<()> {
     let mut add = tx.prepare_cached(
         "INSERT INTO hourly_by_day (series_id, day_ts, hours_final, hours_up, up_mask, \
-           hashrate_sum, reject_weight_sum) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+           hashrate_sum, reject_weight_sum, final_mask) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
          ON CONFLICT (series_id, day_ts) DO UPDATE SET \
            hours_final = hours_final + excluded.hours_final, \
            hours_up = hours_up + excluded.hours_up, \
            up_mask = up_mask | excluded.up_mask, \
+           final_mask = final_mask | excluded.final_mask, \
            hashrate_sum = hashrate_sum + excluded.hashrate_sum, \
            reject_weight_sum = reject_weight_sum + excluded.reject_weight_sum",
     )?;
@@ -708,7 +712,8 @@ fn add_to_hourly_by_day(
             day.hours_up,
             day.up_mask,
             day.hashrate_sum,
-            day.reject_weight_sum
+            day.reject_weight_sum,
+            day.final_mask
         ])?;
     }
     Ok(())
@@ -731,10 +736,11 @@ fn recompute_hourly_by_day(
     .execute(params![series_id, from_day, to_day])?;
     tx.prepare_cached(
         "INSERT INTO hourly_by_day (series_id, day_ts, hours_final, hours_up, up_mask, \
-           hashrate_sum, reject_weight_sum) \
+           hashrate_sum, reject_weight_sum, final_mask) \
          SELECT series_id, (ts / 86400) * 86400, COUNT(*), SUM(hashrate_hs > 0), \
                 SUM(CASE WHEN hashrate_hs > 0 THEN 1 << ((ts % 86400) / 3600) ELSE 0 END), \
-                SUM(hashrate_hs), SUM(hashrate_hs * reject_rate) \
+                SUM(hashrate_hs), SUM(hashrate_hs * reject_rate), \
+                SUM(1 << ((ts % 86400) / 3600)) \
          FROM tickers \
          WHERE series_id = ?1 AND ts >= ?2 AND ts < ?3 AND provisional = 0 \
          GROUP BY ts / 86400",

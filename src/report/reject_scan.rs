@@ -1,0 +1,327 @@
+//! The per-worker reject rate (queries/reject_rate.sql's rows) from one ordered read.
+//!
+//! reject_rate.sql is the definition and what to run in sqlite3. At 10,000 workers it spent most
+//! of a month's 0.3 s summing `hourly_by_day` rows and looking up, for every daily point, whether
+//! its day had a final hourly point. Here the whole days' summary rows stream once in series
+//! order and are summed as they pass; their `final_mask` gives each worker's runs of 24 hours or
+//! more without a final hourly point, and only the daily points inside such a run are read and
+//! checked exactly as reject_rate.sql checks them (a daily point whose day has a final hour can
+//! never stand in). The partial days at the period's edges are summed by SQL, as there.
+//! Sums use SQLite's compensated summation, so the figures agree with the SQL to rounding
+//! (tests/report_reject_scan.rs; tests/report_reject_props.rs checks both against a recomputation).
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, ToSql};
+
+use super::period::Period;
+use super::reject_rate::RejectRateRow;
+use super::{query_rows, PeriodParams, ReportError, Selection};
+
+const HOUR: i64 = 3_600;
+const DAY: i64 = 86_400;
+
+/// The selected workers (reject_rate.sql's `scope`).
+const SCOPE_FROM_WHERE: &str = "\
+FROM v_worker_series w
+WHERE (:pool IS NULL OR w.pool = :pool)
+  AND (:account IS NULL OR w.account = :account)
+  AND (:puid IS NULL OR w.puid = :puid)
+  AND (:group IS NULL OR w.group_name = :group OR CAST(w.group_id AS TEXT) = :group)
+  AND (:worker IS NULL OR w.worker_name GLOB :worker)";
+
+fn scope_sql() -> String {
+    format!(
+        "SELECT w.account_id, w.puid, w.pool, w.account, w.worker_id, w.worker_name, w.group_name,
+       w.hourly_series_id, w.daily_series_id
+{SCOPE_FROM_WHERE}"
+    )
+}
+
+/// The whole days' summary rows, series by series in day order.
+fn whole_days_sql() -> String {
+    format!(
+        "SELECT b.series_id, b.day_ts, b.hours_final, b.hashrate_sum, b.reject_weight_sum,
+       b.final_mask
+FROM hourly_by_day b
+WHERE b.series_id IN (SELECT w.hourly_series_id {SCOPE_FROM_WHERE})
+  AND b.day_ts >= :day_lo AND b.day_ts < :day_hi
+ORDER BY b.series_id, b.day_ts"
+    )
+}
+
+/// The final hourly points of a partial edge day, summed per series.
+fn edge_sql() -> String {
+    format!(
+        "SELECT t.series_id, t.hashrate_hs * 3600.0, t.hashrate_hs * 3600.0 * t.reject_rate
+FROM tickers t
+WHERE t.series_id IN (SELECT w.hourly_series_id {SCOPE_FROM_WHERE})
+  AND t.ts >= :edge_from AND t.ts < :edge_to AND t.provisional = 0
+ORDER BY t.series_id, t.ts"
+    )
+}
+
+/// A worker's daily points that may stand in for their day, and reject_rate.sql's checks.
+const DAILY_SQL: &str = "SELECT ts, hashrate_hs * 86400.0, hashrate_hs * 86400.0 * reject_rate \
+     FROM tickers WHERE series_id = ?1 AND ts >= ?2 AND ts <= ?3 AND provisional = 0 ORDER BY ts";
+const DAY_HAS_FINAL_SQL: &str =
+    "SELECT EXISTS (SELECT 1 FROM hourly_by_day WHERE series_id = ?1 AND day_ts = ?2)";
+const WINDOW_HAS_FINAL_SQL: &str = "SELECT EXISTS (SELECT 1 FROM tickers \
+     WHERE series_id = ?1 AND provisional = 0 AND ts >= ?2 AND ts < ?2 + 86400)";
+
+/// SQLite's SUM() of floats: Kahan-Babuska-Neumaier compensated summation.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sum {
+    sum: f64,
+    compensation: f64,
+}
+
+impl Sum {
+    fn add(&mut self, x: f64) {
+        let t = self.sum + x;
+        if self.sum.abs() >= x.abs() {
+            self.compensation += (self.sum - t) + x;
+        } else {
+            self.compensation += (x - t) + self.sum;
+        }
+        self.sum = t;
+    }
+    fn value(&self) -> f64 {
+        self.sum + self.compensation
+    }
+}
+
+/// One part of a worker's figures (reject_rate.sql's `hourly_parts` rows and `daily`).
+#[derive(Debug, Clone, Copy, Default)]
+struct Part {
+    accepted: Sum,
+    weight: Sum,
+    count: i64,
+}
+
+impl Part {
+    fn add(&mut self, accepted: f64, weight: f64) {
+        self.accepted.add(accepted);
+        self.weight.add(weight);
+        self.count += 1;
+    }
+}
+
+struct Worker {
+    account_id: i64,
+    puid: Option<i64>,
+    pool: String,
+    account: String,
+    worker_id: i64,
+    worker_name: String,
+    group_name: Option<String>,
+    hourly_series: Option<i64>,
+    daily_series: Option<i64>,
+}
+
+/// The hourly parts of one worker, and its runs of 24 hours or more without a known final
+/// hourly point, [from, to).
+#[derive(Default)]
+struct Hourly {
+    parts: [Option<Part>; 3],
+    covered_until: Option<i64>,
+    runs: Vec<(i64, i64)>,
+}
+
+/// reject_rate.sql's rows, in its order.
+pub fn worker_rows(
+    conn: &Connection,
+    period: &Period,
+    selection: &Selection,
+) -> Result<Vec<RejectRateRow>, ReportError> {
+    let (from, to) = (period.from, period.to);
+    // reject_rate.sql's `bounds`: whole days [day_lo, day_hi); partial days [from, head_to)
+    // and [day_hi, to)
+    let day_lo = ((from + DAY - 1) / DAY) * DAY;
+    let day_hi = day_lo.max((to / DAY) * DAY);
+    let head_to = day_lo.min(to);
+    let base = PeriodParams::new(period, selection);
+    let mut params = base.list().to_vec();
+    params.push((":day_lo", &day_lo));
+    params.push((":day_hi", &day_hi));
+    let workers = query_rows(conn, &scope_sql(), &params, |r| {
+        Ok(Worker {
+            account_id: r.get(0)?,
+            puid: r.get(1)?,
+            pool: r.get(2)?,
+            account: r.get(3)?,
+            worker_id: r.get(4)?,
+            worker_name: r.get(5)?,
+            group_name: r.get(6)?,
+            hourly_series: r.get(7)?,
+            daily_series: r.get(8)?,
+        })
+    })?;
+    let mut hourly: HashMap<i64, Hourly> = workers
+        .iter()
+        .filter_map(|w| w.hourly_series)
+        .map(|s| (s, Hourly::default()))
+        .collect();
+    // part 0: the whole days, from the summary; the runs between their final hours
+    {
+        let mut stmt = conn.prepare_cached(&whole_days_sql())?;
+        bind(&mut stmt, &params)?;
+        let mut rows = stmt.raw_query();
+        while let Some(r) = rows.next()? {
+            let series: i64 = r.get(0)?;
+            let Some(h) = hourly.get_mut(&series) else {
+                continue;
+            };
+            let day_ts: i64 = r.get(1)?;
+            let hours_final: i64 = r.get(2)?;
+            let part = h.parts[0].get_or_insert_with(Part::default);
+            part.accepted.add(r.get::<_, f64>(3)? * 3600.0);
+            part.weight.add(r.get::<_, f64>(4)? * 3600.0);
+            part.count += hours_final;
+            let mask: i64 = if hours_final == 24 {
+                0xFF_FFFF
+            } else {
+                r.get::<_, i64>(5)? & 0xFF_FFFF
+            };
+            let mut bits = mask;
+            while bits != 0 {
+                let hour_ts = day_ts + i64::from(bits.trailing_zeros()) * HOUR;
+                let since = h.covered_until.unwrap_or(from);
+                if hour_ts - since >= DAY {
+                    h.runs.push((since, hour_ts));
+                }
+                h.covered_until = Some(hour_ts + HOUR);
+                bits &= bits - 1;
+            }
+        }
+    }
+    // parts 1 and 2: the partial days at the edges, from the tickers
+    for (slot, (edge_from, edge_to)) in [(1, (from, head_to)), (2, (day_hi, to))] {
+        if edge_from >= edge_to {
+            continue;
+        }
+        let mut edge_params = base.list().to_vec();
+        edge_params.push((":edge_from", &edge_from));
+        edge_params.push((":edge_to", &edge_to));
+        let mut stmt = conn.prepare_cached(&edge_sql())?;
+        bind(&mut stmt, &edge_params)?;
+        let mut rows = stmt.raw_query();
+        while let Some(r) = rows.next()? {
+            if let Some(h) = hourly.get_mut(&r.get::<_, i64>(0)?) {
+                h.parts[slot]
+                    .get_or_insert_with(Part::default)
+                    .add(r.get(1)?, r.get(2)?);
+            }
+        }
+    }
+    let mut daily_stmt = conn.prepare_cached(DAILY_SQL)?;
+    let mut day_has_final = conn.prepare_cached(DAY_HAS_FINAL_SQL)?;
+    let mut window_has_final = conn.prepare_cached(WINDOW_HAS_FINAL_SQL)?;
+    let no_hourly = Hourly::default();
+    let mut out = Vec::with_capacity(workers.len());
+    for w in &workers {
+        let h = w
+            .hourly_series
+            .and_then(|s| hourly.get(&s))
+            .unwrap_or(&no_hourly);
+        // the hourly figures: reject_rate.sql's `hourly`, the parts summed in turn
+        let mut accepted_1h = Sum::default();
+        let mut weight_1h = Sum::default();
+        let mut hours_1h = 0;
+        let present: Vec<&Part> = h.parts.iter().flatten().collect();
+        for part in &present {
+            accepted_1h.add(part.accepted.value());
+            weight_1h.add(part.weight.value());
+            hours_1h += part.count;
+        }
+        // the daily points standing in: only inside a run of a day or more without a known
+        // final hour (the period's partial edge days count as unknown), then checked exactly
+        let mut daily = Part::default();
+        if let Some(daily_series) = w.daily_series {
+            let since = h.covered_until.unwrap_or(from);
+            let tail = (to - since >= DAY).then_some((since, to));
+            for &(run_from, run_to) in h.runs.iter().chain(tail.iter()) {
+                let (lo, hi) = (run_from.max(from), (run_to - DAY).min(to - DAY));
+                if lo > hi {
+                    continue;
+                }
+                let mut rows = daily_stmt.query((daily_series, lo, hi))?;
+                while let Some(r) = rows.next()? {
+                    let ts: i64 = r.get(0)?;
+                    let has_final = if ts % DAY == 0 {
+                        day_has_final.query_row((w.hourly_series, ts), |r| r.get::<_, bool>(0))?
+                    } else {
+                        window_has_final
+                            .query_row((w.hourly_series, ts), |r| r.get::<_, bool>(0))?
+                    };
+                    if !has_final {
+                        daily.add(r.get(1)?, r.get(2)?);
+                    }
+                }
+            }
+        }
+        let accepted_1h = if present.is_empty() {
+            0.0
+        } else {
+            accepted_1h.value()
+        };
+        let weight_1h = if present.is_empty() {
+            0.0
+        } else {
+            weight_1h.value()
+        };
+        let (accepted_1d, weight_1d) = if daily.count > 0 {
+            (daily.accepted.value(), daily.weight.value())
+        } else {
+            (0.0, 0.0)
+        };
+        let accepted_hashes = accepted_1h + accepted_1d;
+        let reject_weight = weight_1h + weight_1d;
+        let days_1d = daily.count;
+        let source = match (hours_1h > 0, days_1d > 0) {
+            (true, true) => "1h+1d",
+            (true, false) => "1h",
+            (false, true) => "1d",
+            (false, false) => "none",
+        };
+        out.push(RejectRateRow {
+            account_id: w.account_id,
+            puid: w.puid,
+            pool: w.pool.clone(),
+            account: w.account.clone(),
+            worker_id: w.worker_id,
+            worker_name: w.worker_name.clone(),
+            group_name: w.group_name.clone(),
+            reject_rate: (accepted_hashes > 0.0).then(|| reject_weight / accepted_hashes),
+            accepted_hashes,
+            reject_weight,
+            hours_1h,
+            days_1d,
+            source: source.to_owned(),
+        });
+    }
+    // ORDER BY reject_rate IS NULL, reject_rate DESC, accepted_hashes DESC, worker_name,
+    // account_id, worker_id
+    out.sort_by(|a, b| {
+        (a.reject_rate.is_none(), b.reject_rate, b.accepted_hashes)
+            .partial_cmp(&(b.reject_rate.is_none(), a.reject_rate, a.accepted_hashes))
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then_with(|| a.worker_name.cmp(&b.worker_name))
+            .then(a.account_id.cmp(&b.account_id))
+            .then(a.worker_id.cmp(&b.worker_id))
+    });
+    Ok(out)
+}
+
+/// Binds the named parameters a statement uses (others are skipped).
+fn bind(
+    stmt: &mut rusqlite::Statement<'_>,
+    params: &[(&str, &dyn ToSql)],
+) -> Result<(), ReportError> {
+    for (name, value) in params {
+        if let Some(index) = stmt.parameter_index(name)? {
+            stmt.raw_bind_parameter(index, value)?;
+        }
+    }
+    Ok(())
+}
