@@ -88,6 +88,40 @@ fn csv_files_never_start_a_cell_with_a_formula_character() {
 }
 
 #[test]
+fn without_csv_only_the_shown_workers_days_are_gathered_and_the_pages_are_the_same() {
+    let f = fixture();
+    let all =
+        monthly::gather(&f.conn, "2026-10", &AccountFilter::puid(PUID), 3, MONTH_NOW).unwrap();
+    let shown = monthly::gather_days(
+        &f.conn,
+        "2026-10",
+        &AccountFilter::puid(PUID),
+        3,
+        MONTH_NOW,
+        false,
+    )
+    .unwrap();
+    let (rows, _) = all.heatmap_workers();
+    let ids: Vec<(i64, i64)> = rows.iter().map(|r| (r.account_id, r.worker_id)).collect();
+    let expected: Vec<_> = all
+        .uptime_days
+        .iter()
+        .filter(|d| ids.contains(&(d.account_id, d.worker_id)))
+        .cloned()
+        .collect();
+    assert_eq!(shown.uptime_days, expected);
+    assert!(shown.uptime_days.len() < all.uptime_days.len());
+    assert_eq!(
+        poolhist::report::html::render_html(&shown),
+        poolhist::report::html::render_html(&all)
+    );
+    assert_eq!(
+        monthly::render_markdown(&shown),
+        monthly::render_markdown(&all)
+    );
+}
+
+#[test]
 fn heatmap_shows_the_worst_workers_first_and_says_how_many_are_hidden() {
     let f = fixture();
     let d = monthly::gather(&f.conn, "2026-10", &AccountFilter::puid(PUID), 3, MONTH_NOW).unwrap();

@@ -17,6 +17,7 @@ use rusqlite::{Connection, Statement, ToSql};
 
 use super::accounts::AccountFilter;
 use super::gaps::{Dimension, Gap};
+use super::stream::{bound, read_row, Row4, SeriesStream};
 use super::{query_rows, ReportError};
 
 const HOUR: i64 = 3_600;
@@ -94,9 +95,6 @@ struct Series {
     retention_slots: Option<i64>,
 }
 
-/// A streamed row: series_id and up to three values.
-type Row4 = [i64; 4];
-
 /// gaps.sql's rows: see [`super::gaps::gaps`].
 pub fn gaps(
     conn: &Connection,
@@ -164,9 +162,9 @@ pub fn gaps(
     let mut summary_stmt = bound(conn, &summary_stream_sql(), &params)?;
     let mut daily_stmt = bound(conn, &daily_stream_sql(), &params)?;
     let mut provisional_stmt = conn.prepare(PROVISIONAL_STREAM_SQL)?;
-    let mut summary_stream = Stream::new(summary_stmt.raw_query())?;
-    let mut daily_stream = Stream::new(daily_stmt.raw_query())?;
-    let mut provisional_stream = Stream::new(provisional_stmt.raw_query())?;
+    let mut summary_stream = SeriesStream::new(&mut summary_stmt)?;
+    let mut daily_stream = SeriesStream::new(&mut daily_stmt)?;
+    let mut provisional_stream = SeriesStream::new(&mut provisional_stmt)?;
     let mut own = OwnReads {
         summary: conn.prepare_cached(SUMMARY_SQL)?,
         tickers: conn.prepare_cached(TICKERS_SQL)?,
@@ -277,25 +275,6 @@ pub fn gaps(
         .collect())
 }
 
-/// A statement with the named parameters it uses bound.
-fn bound<'c>(
-    conn: &'c Connection,
-    sql: &str,
-    params: &[(&str, &dyn ToSql)],
-) -> Result<Statement<'c>, ReportError> {
-    let mut stmt = conn.prepare(sql)?;
-    for (name, value) in params {
-        if let Some(index) = stmt.parameter_index(name)? {
-            stmt.raw_bind_parameter(index, value)?;
-        }
-    }
-    Ok(stmt)
-}
-
-fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row4> {
-    Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?])
-}
-
 fn read_all(
     stmt: &mut Statement<'_>,
     params: (i64, i64, i64),
@@ -306,40 +285,6 @@ fn read_all(
         out.push(read_row(r)?);
     }
     Ok(())
-}
-
-/// Rows ordered by series_id, handed out one series at a time.
-struct Stream<'s> {
-    rows: rusqlite::Rows<'s>,
-    head: Option<Row4>,
-}
-
-impl<'s> Stream<'s> {
-    fn new(rows: rusqlite::Rows<'s>) -> Result<Stream<'s>, ReportError> {
-        let mut stream = Stream { rows, head: None };
-        stream.advance()?;
-        Ok(stream)
-    }
-
-    fn advance(&mut self) -> Result<(), ReportError> {
-        self.head = match self.rows.next()? {
-            Some(r) => Some(read_row(r)?),
-            None => None,
-        };
-        Ok(())
-    }
-
-    /// The rows of `series_id` into `out` (cleared first); series are asked for in order.
-    fn take(&mut self, series_id: i64, out: &mut Vec<Row4>) -> Result<(), ReportError> {
-        out.clear();
-        while let Some(row) = self.head.filter(|row| row[0] <= series_id) {
-            if row[0] == series_id {
-                out.push(row);
-            }
-            self.advance()?;
-        }
-        Ok(())
-    }
 }
 
 /// An hourly series' stored hours, in order: the final ones from its summary rows

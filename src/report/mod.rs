@@ -15,6 +15,7 @@ pub mod reject_scan;
 pub mod render;
 pub mod sql;
 pub mod status;
+mod stream;
 pub mod uptime;
 pub mod uptime_scan;
 

@@ -73,6 +73,7 @@ pub struct MonthlyData {
     pub daily: Vec<DailyHashrate>,
     /// Worst uptime first.
     pub uptime: Vec<UptimeRow>,
+    /// Heatmap cells: of every worker, or only of the `top` shown ones (see [`gather_days`]).
     pub uptime_days: Vec<UptimeDay>,
     pub uptime_groups: Vec<UptimeTotal>,
     pub uptime_account: UptimeTotal,
@@ -255,6 +256,19 @@ pub fn gather(
     top: usize,
     now: i64,
 ) -> Result<MonthlyData, ReportError> {
+    gather_days(conn, month, accounts, top, now, true)
+}
+
+/// [`gather`], with the heatmap's days of every worker (`all_days`, what the CSV holds) or of
+/// the `top` shown ones only (at 10,000 workers building all 300,000 cells took 60 ms).
+pub fn gather_days(
+    conn: &Connection,
+    month: &str,
+    accounts: &AccountFilter,
+    top: usize,
+    now: i64,
+    all_days: bool,
+) -> Result<MonthlyData, ReportError> {
     let (from, to) = parse_month(month)?;
     let period = Period::new(from, to, now)?;
     let selection = Selection {
@@ -281,6 +295,7 @@ pub fn gather(
             rows: true,
             days: true,
             outages: true,
+            days_of_first: (!all_days).then_some(top),
         };
         let scan = super::uptime_scan::scan(conn, &period, &selection, want)?;
         Ok(UptimeQueries {
@@ -646,18 +661,27 @@ with a high rate does not dominate.";
 /// Writes the report files and returns their paths (HTML, Markdown, then CSVs).
 pub fn write(conn: &Connection, args: &MonthlyArgs, now: i64) -> Result<Vec<PathBuf>, ReportError> {
     let accounts = AccountFilter::from_args(args.accounts.as_ref())?;
-    let data = gather(conn, &args.month, &accounts, args.top, now)?;
+    let data = gather_days(conn, &args.month, &accounts, args.top, now, args.csv)?;
     std::fs::create_dir_all(&args.out).map_err(|error| ReportError::Write {
         path: args.out.display().to_string(),
         error,
     })?;
     let base = format!("poolhist-{}", data.month);
     let mut written = Vec::new();
+    // the two pages render side by side (each takes tens of ms at 10,000 workers)
+    let (html, markdown) = std::thread::scope(|scope| {
+        let html = scope.spawn(|| super::html::render_html(&data));
+        let markdown = render_markdown(&data);
+        let html = html
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (html, markdown)
+    });
     let html_path = args.out.join(format!("{base}.html"));
-    write_private(&html_path, &super::html::render_html(&data))?;
+    write_private(&html_path, &html)?;
     written.push(html_path);
     let md_path = args.out.join(format!("{base}.md"));
-    write_private(&md_path, &render_markdown(&data))?;
+    write_private(&md_path, &markdown)?;
     written.push(md_path);
     if args.csv {
         for (suffix, table) in csv_tables(&data) {

@@ -12,29 +12,21 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, ToSql};
+use rusqlite::Connection;
 
 use super::period::Period;
 use super::reject_rate::RejectRateRow;
+use super::stream::WORKER_SCOPE;
 use super::{query_rows, PeriodParams, ReportError, Selection};
 
 const HOUR: i64 = 3_600;
 const DAY: i64 = 86_400;
 
-/// The selected workers (reject_rate.sql's `scope`).
-const SCOPE_FROM_WHERE: &str = "\
-FROM v_worker_series w
-WHERE (:pool IS NULL OR w.pool = :pool)
-  AND (:account IS NULL OR w.account = :account)
-  AND (:puid IS NULL OR w.puid = :puid)
-  AND (:group IS NULL OR w.group_name = :group OR CAST(w.group_id AS TEXT) = :group)
-  AND (:worker IS NULL OR w.worker_name GLOB :worker)";
-
 fn scope_sql() -> String {
     format!(
         "SELECT w.account_id, w.puid, w.pool, w.account, w.worker_id, w.worker_name, w.group_name,
        w.hourly_series_id, w.daily_series_id
-{SCOPE_FROM_WHERE}"
+{WORKER_SCOPE}"
     )
 }
 
@@ -44,7 +36,7 @@ fn whole_days_sql() -> String {
         "SELECT b.series_id, b.day_ts, b.hours_final, b.hashrate_sum, b.reject_weight_sum,
        b.final_mask
 FROM hourly_by_day b
-WHERE b.series_id IN (SELECT w.hourly_series_id {SCOPE_FROM_WHERE})
+WHERE b.series_id IN (SELECT w.hourly_series_id {WORKER_SCOPE})
   AND b.day_ts >= :day_lo AND b.day_ts < :day_hi
 ORDER BY b.series_id, b.day_ts"
     )
@@ -55,7 +47,7 @@ fn edge_sql() -> String {
     format!(
         "SELECT t.series_id, t.hashrate_hs * 3600.0, t.hashrate_hs * 3600.0 * t.reject_rate
 FROM tickers t
-WHERE t.series_id IN (SELECT w.hourly_series_id {SCOPE_FROM_WHERE})
+WHERE t.series_id IN (SELECT w.hourly_series_id {WORKER_SCOPE})
   AND t.ts >= :edge_from AND t.ts < :edge_to AND t.provisional = 0
 ORDER BY t.series_id, t.ts"
     )
@@ -120,7 +112,7 @@ struct Worker {
 }
 
 /// The hourly parts of one worker, and its runs of 24 hours or more without a known final
-/// hourly point, [from, to).
+/// hourly point, [from, to): from a second after a final point's time to the next one's.
 #[derive(Default)]
 struct Hourly {
     parts: [Option<Part>; 3],
@@ -164,8 +156,7 @@ pub fn worker_rows(
         .collect();
     // part 0: the whole days, from the summary; the runs between their final hours
     {
-        let mut stmt = conn.prepare_cached(&whole_days_sql())?;
-        bind(&mut stmt, &params)?;
+        let mut stmt = super::stream::bound(conn, &whole_days_sql(), &params)?;
         let mut rows = stmt.raw_query();
         while let Some(r) = rows.next()? {
             let series: i64 = r.get(0)?;
@@ -190,7 +181,8 @@ pub fn worker_rows(
                 if hour_ts - since >= DAY {
                     h.runs.push((since, hour_ts));
                 }
-                h.covered_until = Some(hour_ts + HOUR);
+                // a daily point after this one's time can stand in (even off the hour)
+                h.covered_until = Some(hour_ts + 1);
                 bits &= bits - 1;
             }
         }
@@ -203,8 +195,7 @@ pub fn worker_rows(
         let mut edge_params = base.list().to_vec();
         edge_params.push((":edge_from", &edge_from));
         edge_params.push((":edge_to", &edge_to));
-        let mut stmt = conn.prepare_cached(&edge_sql())?;
-        bind(&mut stmt, &edge_params)?;
+        let mut stmt = super::stream::bound(conn, &edge_sql(), &edge_params)?;
         let mut rows = stmt.raw_query();
         while let Some(r) = rows.next()? {
             if let Some(h) = hourly.get_mut(&r.get::<_, i64>(0)?) {
@@ -311,17 +302,4 @@ pub fn worker_rows(
             .then(a.worker_id.cmp(&b.worker_id))
     });
     Ok(out)
-}
-
-/// Binds the named parameters a statement uses (others are skipped).
-fn bind(
-    stmt: &mut rusqlite::Statement<'_>,
-    params: &[(&str, &dyn ToSql)],
-) -> Result<(), ReportError> {
-    for (name, value) in params {
-        if let Some(index) = stmt.parameter_index(name)? {
-            stmt.raw_bind_parameter(index, value)?;
-        }
-    }
-    Ok(())
 }

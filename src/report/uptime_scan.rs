@@ -13,14 +13,22 @@
 use rusqlite::Connection;
 
 use super::period::Period;
+use super::stream::{bound, Row4, SeriesStream, WORKER_SCOPE};
 use super::uptime::{Outage, UptimeDay, UptimeRow};
 use super::{query_rows, PeriodParams, ReportError, Selection};
 
 pub const UPTIME_WORKERS_SQL: &str = include_str!("../../queries/uptime_workers.sql");
 
-/// A worker's stored days with counted hours: [start_ts's day, end_ts).
-const STORED_DAYS_SQL: &str = "SELECT day_ts, hours_up, up_mask FROM hourly_by_day \
-     WHERE series_id = ?1 AND day_ts > ?2 AND day_ts < ?3 ORDER BY day_ts";
+/// The selected workers' stored days that can hold counted hours, (:day_after, :to), series by
+/// series.
+fn stored_days_sql() -> String {
+    format!(
+        "SELECT b.series_id, b.day_ts, b.hours_up, b.up_mask FROM hourly_by_day b
+WHERE b.series_id IN (SELECT w.hourly_series_id {WORKER_SCOPE})
+  AND b.day_ts > :day_after AND b.day_ts < :day_before
+ORDER BY b.series_id, b.day_ts"
+    )
+}
 /// Whether an hour was up (outages.sql's `began_before_period` probe).
 const HOUR_UP_SQL: &str = "SELECT EXISTS (SELECT 1 FROM tickers \
      WHERE series_id = ?1 AND ts = ?2 AND provisional = 0 AND hashrate_hs > 0)";
@@ -38,6 +46,9 @@ pub struct Want {
     pub rows: bool,
     pub days: bool,
     pub outages: bool,
+    /// With `rows` and `days`: the days of the first n rows only (the worst uptimes, what a
+    /// heatmap shows), not of every worker.
+    pub days_of_first: Option<usize>,
 }
 
 /// uptime.sql's, uptime_by_day.sql's and outages.sql's rows, in their order.
@@ -109,27 +120,43 @@ pub fn scan(
             day += DAY;
         }
     }
-    let mut stored_stmt = conn.prepare_cached(STORED_DAYS_SQL)?;
+    // a worker's days are [start - DAY, end) with start >= p_from: one read of all of them,
+    // the workers taken in series order
+    let day_after = p_from - DAY;
+    let mut stream_params = params.list().to_vec();
+    stream_params.push((":day_after", &day_after));
+    stream_params.push((":day_before", &p_to));
+    let mut stored_stmt = bound(conn, &stored_days_sql(), &stream_params)?;
+    let mut stored_days = SeriesStream::new(&mut stored_stmt)?;
+    let mut order: Vec<usize> = (0..workers.len()).collect();
+    order.sort_by_key(|&i| (workers[i].series_id.is_none(), workers[i].series_id));
+    let mut streamed: Vec<Row4> = Vec::new();
     let mut out = Scan::default();
     // (worker, start_ts, end_ts) of every outage, sorted below
     let mut outages: Vec<(usize, i64, i64)> = Vec::new();
     let mut day_cells: Vec<(usize, Vec<Cell>)> = Vec::new();
     let mut stored: Vec<Stored> = Vec::new();
     let mut pieces: Vec<(i64, i64)> = Vec::new();
-    for (index, w) in workers.iter().enumerate() {
+    for index in order {
+        let w = &workers[index];
         // counted: [MAX(p_from, first_hour_ts), p_to); NULL start when no hourly point
         let start = w.first_hour_ts.map(|first| first.max(p_from));
         let end = p_to;
         let counting = start.filter(|&s| s < end);
         stored.clear();
-        if let (Some(start), Some(series)) = (counting, w.series_id) {
-            let mut rows = stored_stmt.query((series, start - DAY, end))?;
-            while let Some(r) = rows.next()? {
-                stored.push(Stored {
-                    day_ts: r.get(0)?,
-                    hours_up: r.get(1)?,
-                    up_mask: r.get(2)?,
-                });
+        if let Some(series) = w.series_id {
+            stored_days.take(series, &mut streamed)?;
+            if let Some(start) = counting {
+                stored.extend(
+                    streamed
+                        .iter()
+                        .filter(|row| row[1] > start - DAY && row[1] < end)
+                        .map(|&[_, day_ts, hours_up, up_mask]| Stored {
+                            day_ts,
+                            hours_up,
+                            up_mask,
+                        }),
+                );
             }
         }
         let mut hours_up = 0;
@@ -257,6 +284,14 @@ pub fn scan(
         });
     }
     if want.days {
+        if let Some(n) = want.days_of_first.filter(|_| want.rows) {
+            let shown: std::collections::HashSet<(i64, i64)> = out.rows[..n.min(out.rows.len())]
+                .iter()
+                .map(|r| (r.account_id, r.worker_id))
+                .collect();
+            day_cells
+                .retain(|(i, _)| shown.contains(&(workers[*i].account_id, workers[*i].worker_id)));
+        }
         let key = |i: usize| {
             let w = &workers[i];
             (&w.worker_name, w.account_id, w.worker_id)
