@@ -11,8 +11,11 @@
 --               other days of the span make a mask of the hours stored: hourly_by_day.final_mask
 --               and the day's provisional points; each run's last hour and the next stored hour
 --               (the mask's next set bit, or the next ticker on a later day) bound a hole.
---               Daily series: one point on every day of the span has none; others go
---               gaps-and-islands (LAG over the runs).
+--               Daily series: one point on every day of the span has none. Otherwise two
+--               consecutive points 36 h or more apart miss round(their distance in days) - 1
+--               days, counted on from the first (a pool whose day starts some hours earlier or
+--               later, as with summer time, still counts whole days; never two points on one
+--               day read as a hole).
 --               Holes already covered by a recorded gap are left out.
 --   'expired':  a recorded history_gaps row: history the pool had deleted before poolhist copied it.
 -- pool_still_has: the pool keeps what the ingest learned from its answers (v_pool_retention:
@@ -36,6 +39,9 @@ WITH RECURSIVE
 -- the window searched: [:from, :to), widened to whole days; unbounded without them
 win AS (
     SELECT COALESCE((:from / 86400) * 86400, -9223372036854775807) AS lo,
+           -- a daily hole ends a day after its last missing day give or take hours (a pool's
+           -- moving day start): daily spans start a day earlier, so such a hole is found whole
+           COALESCE((:from / 86400) * 86400 - 86400, -9223372036854775807) AS day_lo,
            COALESCE(((:to + 86399) / 86400) * 86400, 9223372036854775807) AS hi
 ),
 scope AS MATERIALIZED (
@@ -48,9 +54,11 @@ scope AS MATERIALIZED (
            -- the span searched: stored points inside the window, plus the nearest stored point
            -- on either side of it, so a hole crossing the window edge is found whole
            (SELECT COALESCE((SELECT MAX(t.ts) FROM tickers t
-                              WHERE t.series_id = s.series_id AND t.ts < win.lo),
+                              WHERE t.series_id = s.series_id AND t.ts < lo),
                             (SELECT MIN(t.ts) FROM tickers t
-                              WHERE t.series_id = s.series_id AND t.ts >= win.lo))) AS first_ts,
+                              WHERE t.series_id = s.series_id AND t.ts >= lo))
+            FROM (SELECT CASE s.dimension WHEN '1d' THEN win.day_lo ELSE win.lo END AS lo))
+             AS first_ts,
            (SELECT COALESCE((SELECT MIN(t.ts) FROM tickers t
                               WHERE t.series_id = s.series_id AND t.ts >= win.hi),
                             (SELECT MAX(t.ts) FROM tickers t
@@ -153,22 +161,16 @@ day_series AS MATERIALIZED (
                     WHERE t.series_id = sc.series_id
                       AND t.ts >= sc.first_ts AND t.ts <= sc.last_ts))
 ),
-day_islands AS MATERIALIZED (
-    -- runs of daily points (point index - row number is constant along a run)
-    SELECT series_id, MIN(ts) AS start_ts, MAX(ts) AS end_ts
+day_holes AS (
+    -- between consecutive points: ts - prev_ts >= 36 h misses (ts - prev_ts + 12 h) / 1 day - 1
+    SELECT series_id, prev_ts + 86400 AS from_ts,
+           prev_ts + ((ts - prev_ts + 43200) / 86400 - 1) * 86400 AS to_ts
     FROM (SELECT ds.series_id, t.ts,
-                 t.ts / 86400 - ROW_NUMBER() OVER (PARTITION BY ds.series_id ORDER BY t.ts) AS run
+                 LAG(t.ts) OVER (PARTITION BY ds.series_id ORDER BY t.ts) AS prev_ts
           FROM day_series ds
           JOIN tickers t
             ON t.series_id = ds.series_id AND t.ts >= ds.first_ts AND t.ts <= ds.last_ts)
-    GROUP BY series_id, run
-),
-day_holes AS (
-    SELECT series_id, prev_end_ts + 86400 AS from_ts, start_ts - 86400 AS to_ts
-    FROM (SELECT series_id, start_ts,
-                 LAG(end_ts) OVER (PARTITION BY series_id ORDER BY start_ts) AS prev_end_ts
-          FROM day_islands)
-    WHERE start_ts - prev_end_ts > 86400
+    WHERE ts - prev_ts >= 129600
 ),
 holes AS (
     SELECT h.series_id, h.from_ts, h.to_ts, 'hole' AS kind

@@ -11,7 +11,7 @@
 //! both give the same rows). The ingest stores hourly points on the hour; a hand-inserted point
 //! off the hour counts for the hour it falls in.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use rusqlite::{Connection, Statement, ToSql};
 
@@ -188,7 +188,14 @@ pub fn gaps(
             daily_stream.take(id, &mut summary)?;
             stored.extend(summary.iter().map(|row| row[1]));
         }
-        let span = own.span(id, &stored, (lo, hi), streamed)?;
+        // a daily hole ends a day after its last missing day give or take hours (a pool's
+        // moving day start): daily spans start a day earlier (gaps.sql's `day_lo`)
+        let span_lo = if hourly || lo == i64::MIN + 1 {
+            lo
+        } else {
+            lo - DAY
+        };
+        let span = own.span(id, &stored, (span_lo, hi), streamed)?;
         // a reversed window can give a reversed span: nothing lies inside it
         if let Some((first_ts, last_ts)) = span.filter(|(first, last)| first <= last) {
             if first_ts < streamed.0 || last_ts > streamed.1 {
@@ -369,9 +376,9 @@ impl OwnReads<'_> {
     }
 }
 
-/// A daily series' holes in [first_ts, last_ts] (gaps.sql's `day_series`, `day_islands`,
-/// `day_holes`): runs of consecutive UTC days, and the days between two runs. `points`: the
-/// span's stored points, in order.
+/// A daily series' holes in [first_ts, last_ts] (gaps.sql's `day_series`, `day_holes`): two
+/// consecutive points 36 h or more apart miss round(their distance in days) - 1 days, counted
+/// on from the first. `points`: the span's stored points, in order.
 fn day_holes((first_ts, last_ts): (i64, i64), points: &[i64], holes: &mut Vec<(i64, i64)>) {
     let regular = (last_ts - first_ts) % DAY == 0
         && points.len() as i64 == (last_ts - first_ts) / DAY + 1
@@ -379,21 +386,11 @@ fn day_holes((first_ts, last_ts): (i64, i64), points: &[i64], holes: &mut Vec<(i
     if regular {
         return;
     }
-    // island key: day index minus row number (equal along a run of consecutive days)
-    let mut islands: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
-    for (row, &ts) in points.iter().enumerate() {
-        let island = islands
-            .entry(ts / DAY - (row as i64 + 1))
-            .or_insert((ts, ts));
-        island.0 = island.0.min(ts);
-        island.1 = island.1.max(ts);
-    }
-    let mut islands: Vec<(i64, i64)> = islands.into_values().collect();
-    islands.sort_unstable();
-    for pair in islands.windows(2) {
-        let (prev_end, start) = (pair[0].1, pair[1].0);
-        if start - prev_end > DAY {
-            holes.push((prev_end + DAY, start - DAY));
+    for pair in points.windows(2) {
+        let (prev, ts) = (pair[0], pair[1]);
+        if ts - prev >= DAY + DAY / 2 {
+            let missing = (ts - prev + DAY / 2) / DAY - 1;
+            holes.push((prev + DAY, prev + missing * DAY));
         }
     }
 }
