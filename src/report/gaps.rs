@@ -17,6 +17,16 @@ pub enum Dimension {
     Day,
 }
 
+impl Dimension {
+    /// As `series.dimension` stores it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dimension::Hour => "1h",
+            Dimension::Day => "1d",
+        }
+    }
+}
+
 /// `poolhist gaps`
 #[derive(Debug, Clone, clap::Args)]
 pub struct GapsArgs {
@@ -76,10 +86,7 @@ pub fn gaps_sql(
     window: (Option<i64>, Option<i64>),
     now: i64,
 ) -> Result<Vec<Gap>, ReportError> {
-    let dimension = dimension.map(|d| match d {
-        Dimension::Hour => "1h",
-        Dimension::Day => "1d",
-    });
+    let dimension = dimension.map(Dimension::as_str);
     let all = AccountFilter::all();
     let accounts = accounts.unwrap_or(&all);
     let params: [(&str, &dyn ToSql); 7] = [

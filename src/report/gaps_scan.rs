@@ -104,10 +104,7 @@ pub fn gaps(
     window: (Option<i64>, Option<i64>),
     now: i64,
 ) -> Result<Vec<Gap>, ReportError> {
-    let dimension = dimension.map(|d| match d {
-        Dimension::Hour => "1h",
-        Dimension::Day => "1d",
-    });
+    let dimension = dimension.map(Dimension::as_str);
     let all = AccountFilter::all();
     let accounts = accounts.unwrap_or(&all);
     // the window searched, widened to whole days (gaps.sql's `win`)
@@ -193,7 +190,7 @@ pub fn gaps(
         let span_lo = if hourly || lo == i64::MIN + 1 {
             lo
         } else {
-            lo - DAY
+            lo.saturating_sub(DAY)
         };
         let span = own.span(id, &stored, (span_lo, hi), streamed)?;
         // a reversed window can give a reversed span: nothing lies inside it
