@@ -613,6 +613,13 @@ fn reject_rate_reports_and_daily_hashrate_match_a_recomputation_from_tickers() {
             check_worker_rows(&sql, &chosen, &p, &format!("{context} (reject_rate.sql)"));
             let days = reject_rate::day_rows(&db.conn, &p, &pick.selection).unwrap();
             check_day_rows(&days, &chosen, &p, &context);
+            let sql = reject_rate::day_rows_sql(&db.conn, &p, &pick.selection).unwrap();
+            check_day_rows(
+                &sql,
+                &chosen,
+                &p,
+                &format!("{context} (reject_rate_by_day.sql)"),
+            );
 
             let want = expected_daily_hashrate(&db.conn, &p);
             for accounts in [

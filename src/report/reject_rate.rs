@@ -119,6 +119,16 @@ pub fn day_rows(
     period: &Period,
     selection: &Selection,
 ) -> Result<Vec<RejectRateDay>, ReportError> {
+    super::reject_scan::day_rows(conn, period, selection)
+}
+
+/// [`day_rows`] as queries/reject_rate_by_day.sql computes it: the definition, and what sqlite3
+/// users run.
+pub fn day_rows_sql(
+    conn: &Connection,
+    period: &Period,
+    selection: &Selection,
+) -> Result<Vec<RejectRateDay>, ReportError> {
     let params = PeriodParams::new(period, selection);
     query_rows(conn, REJECT_RATE_BY_DAY_SQL, &params.list(), |r| {
         Ok(RejectRateDay {
