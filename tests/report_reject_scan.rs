@@ -1,5 +1,6 @@
 //! report::reject_rate::worker_rows (src/report/reject_scan.rs, the report's implementation)
-//! against report::reject_rate::worker_rows_sql (queries/reject_rate.sql, the definition): the
+//! against report::reject_rate::worker_rows_sql (queries/reject_rate.sql, the definition), and
+//! day_rows against day_rows_sql (queries/reject_rate_by_day.sql) on every call: the
 //! same rows in the same order, on random databases written through the real writer and many
 //! periods and selections, and on set cases where the scan's shortcut could go wrong.
 //!
@@ -32,7 +33,9 @@ use std::time::Instant;
 
 use poolhist::model::{Dimension as Dim, Directory, Group, Point, Worker};
 use poolhist::pools::PoolKind;
-use poolhist::report::reject_rate::{worker_rows, worker_rows_sql, RejectRateRow};
+use poolhist::report::reject_rate::{
+    day_rows, day_rows_sql, worker_rows, worker_rows_sql, RejectRateRow,
+};
 use poolhist::report::{AccountFilter, Period, Selection};
 use poolhist::store::{PageWrite, SeriesState, Store};
 use random_db::{assert_summary_current, random_db, random_period, RandomDb, Rng};
@@ -152,7 +155,54 @@ fn agree(
     let sql = worker_rows_sql(conn, period, selection)
         .unwrap_or_else(|e| panic!("{context}: worker_rows_sql: {e}"));
     assert_same(&rust, &sql, context);
+    assert_same_days(conn, period, selection, context);
     sql
+}
+
+/// report::reject_rate::day_rows (the Rust twin) against day_rows_sql
+/// (queries/reject_rate_by_day.sql): the same days, counts equal, sums within 1e-12 relative,
+/// worst day first (days whose rates agree to rounding may trade places).
+fn assert_same_days(conn: &Connection, period: &Period, selection: &Selection, context: &str) {
+    let mut rust =
+        day_rows(conn, period, selection).unwrap_or_else(|e| panic!("{context}: day_rows: {e}"));
+    let mut sql = day_rows_sql(conn, period, selection)
+        .unwrap_or_else(|e| panic!("{context}: day_rows_sql: {e}"));
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(b.abs());
+    for w in rust.windows(2) {
+        let (a, b) = (&w[0], &w[1]);
+        let in_order = match (a.reject_rate, b.reject_rate) {
+            (Some(x), Some(y)) => x > y || close(x, y) && (x != y || a.day_ts < b.day_ts),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => a.day_ts < b.day_ts,
+        };
+        assert!(
+            in_order,
+            "{context}: day_rows out of order: {a:?} before {b:?}"
+        );
+    }
+    rust.sort_by_key(|d| d.day_ts);
+    sql.sort_by_key(|d| d.day_ts);
+    assert_eq!(
+        rust.iter().map(|d| d.day_ts).collect::<Vec<_>>(),
+        sql.iter().map(|d| d.day_ts).collect::<Vec<_>>(),
+        "{context}: the days of day_rows and day_rows_sql"
+    );
+    for (r, q) in rust.iter().zip(&sql) {
+        let same = r.workers_on_1d == q.workers_on_1d
+            && close(r.accepted_hashes, q.accepted_hashes)
+            && close(r.reject_weight, q.reject_weight)
+            && match (r.reject_rate, q.reject_rate) {
+                (Some(x), Some(y)) => close(x, y),
+                (None, None) => true,
+                _ => false,
+            };
+        assert!(
+            same,
+            "{context}: day {}:\n  day_rows     {r:?}\n  day_rows_sql {q:?}",
+            r.day_ts
+        );
+    }
 }
 
 fn period(from: i64, to: i64) -> Period {
