@@ -18,7 +18,7 @@ use rusqlite::Connection;
 
 use super::period::Period;
 use super::reject_rate::{RejectRateDay, RejectRateRow};
-use super::stream::{bound, WORKER_SCOPE};
+use super::stream::{bound, SeriesStream, WORKER_SCOPE};
 use super::{query_rows, PeriodParams, ReportError, Selection};
 
 const HOUR: i64 = 3_600;
@@ -221,8 +221,7 @@ pub fn worker_rows(
         let mut accepted_1h = Sum::default();
         let mut weight_1h = Sum::default();
         let mut hours_1h = 0;
-        let present: Vec<&Part> = h.parts.iter().flatten().collect();
-        for part in &present {
+        for part in h.parts.iter().flatten() {
             accepted_1h.add(part.accepted.value());
             weight_1h.add(part.weight.value());
             hours_1h += part.count;
@@ -253,21 +252,9 @@ pub fn worker_rows(
                 }
             }
         }
-        let accepted_1h = if present.is_empty() {
-            0.0
-        } else {
-            accepted_1h.value()
-        };
-        let weight_1h = if present.is_empty() {
-            0.0
-        } else {
-            weight_1h.value()
-        };
-        let (accepted_1d, weight_1d) = if daily.count > 0 {
-            (daily.accepted.value(), daily.weight.value())
-        } else {
-            (0.0, 0.0)
-        };
+        // an empty sum is 0, as the SQL's COALESCE(..., 0)
+        let (accepted_1h, weight_1h) = (accepted_1h.value(), weight_1h.value());
+        let (accepted_1d, weight_1d) = (daily.accepted.value(), daily.weight.value());
         let accepted_hashes = accepted_1h + accepted_1d;
         let reject_weight = weight_1h + weight_1d;
         let days_1d = daily.count;
@@ -390,7 +377,8 @@ pub fn day_rows(
     // the whole days: the summary rows as they stream; a worker's days without one may take its
     // daily point
     let mut summary_stmt = bound(conn, &whole_day_sums_sql(), &params)?;
-    let mut stream = SummaryStream::new(&mut summary_stmt)?;
+    let mut stream: SeriesStream<'_, (i64, i64, f64, f64)> = SeriesStream::new(&mut summary_stmt)?;
+    let mut summary = Vec::new();
     let mut daily_stmt = conn.prepare_cached(MIDNIGHT_DAILY_SQL)?;
     let mut order: Vec<usize> = (0..workers.len()).collect();
     order.sort_by_key(|&i| (workers[i].0.is_none(), workers[i].0));
@@ -400,7 +388,8 @@ pub fn day_rows(
         let (hourly, daily) = workers[index];
         has_row.iter_mut().for_each(|d| *d = false);
         if let Some(series) = hourly {
-            while let Some((day, hashes, weight)) = stream.next_of(series)? {
+            stream.take(series, &mut summary)?;
+            for &(_, day, hashes, weight) in &summary {
                 let sums = days.entry(day).or_default();
                 sums.hashes.add(hashes);
                 sums.weight.add(weight);
@@ -451,43 +440,4 @@ pub fn day_rows(
             .then(a.day_ts.cmp(&b.day_ts))
     });
     Ok(out)
-}
-
-/// The whole days' rows (series, day_ts, hashes, weight) in series order, one at a time.
-struct SummaryStream<'s> {
-    rows: rusqlite::Rows<'s>,
-    head: Option<(i64, i64, f64, f64)>,
-}
-
-impl<'s> SummaryStream<'s> {
-    fn new(statement: &'s mut rusqlite::Statement<'_>) -> Result<SummaryStream<'s>, ReportError> {
-        let mut stream = SummaryStream {
-            rows: statement.raw_query(),
-            head: None,
-        };
-        stream.advance()?;
-        Ok(stream)
-    }
-
-    fn advance(&mut self) -> Result<(), ReportError> {
-        self.head = match self.rows.next()? {
-            Some(r) => Some((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            None => None,
-        };
-        Ok(())
-    }
-
-    /// The next row of `series_id` (series are asked for in order): (day_ts, hashes, weight).
-    fn next_of(&mut self, series_id: i64) -> Result<Option<(i64, f64, f64)>, ReportError> {
-        while self.head.is_some_and(|h| h.0 < series_id) {
-            self.advance()?;
-        }
-        match self.head.filter(|h| h.0 == series_id) {
-            Some((_, day, hashes, weight)) => {
-                self.advance()?;
-                Ok(Some((day, hashes, weight)))
-            }
-            None => Ok(None),
-        }
-    }
 }

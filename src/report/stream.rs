@@ -38,14 +38,41 @@ pub(crate) fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row4> {
     Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?])
 }
 
-/// Rows ordered by series_id, handed out one series at a time.
-pub(crate) struct SeriesStream<'s> {
-    rows: rusqlite::Rows<'s>,
-    head: Option<Row4>,
+/// A row a [`SeriesStream`] hands out: its series_id first.
+pub(crate) trait StreamRow: Copy {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self>;
+    fn series_id(&self) -> i64;
 }
 
-impl<'s> SeriesStream<'s> {
-    pub(crate) fn new(statement: &'s mut Statement<'_>) -> Result<SeriesStream<'s>, ReportError> {
+impl StreamRow for Row4 {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        read_row(r)
+    }
+    fn series_id(&self) -> i64 {
+        self[0]
+    }
+}
+
+/// (series_id, day_ts, and two sums).
+impl StreamRow for (i64, i64, f64, f64) {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    }
+    fn series_id(&self) -> i64 {
+        self.0
+    }
+}
+
+/// Rows ordered by series_id, handed out one series at a time.
+pub(crate) struct SeriesStream<'s, R: StreamRow = Row4> {
+    rows: rusqlite::Rows<'s>,
+    head: Option<R>,
+}
+
+impl<'s, R: StreamRow> SeriesStream<'s, R> {
+    pub(crate) fn new(
+        statement: &'s mut Statement<'_>,
+    ) -> Result<SeriesStream<'s, R>, ReportError> {
         let mut stream = SeriesStream {
             rows: statement.raw_query(),
             head: None,
@@ -56,17 +83,17 @@ impl<'s> SeriesStream<'s> {
 
     fn advance(&mut self) -> Result<(), ReportError> {
         self.head = match self.rows.next()? {
-            Some(r) => Some(read_row(r)?),
+            Some(r) => Some(R::read(r)?),
             None => None,
         };
         Ok(())
     }
 
     /// The rows of `series_id` into `out` (cleared first); series are asked for in order.
-    pub(crate) fn take(&mut self, series_id: i64, out: &mut Vec<Row4>) -> Result<(), ReportError> {
+    pub(crate) fn take(&mut self, series_id: i64, out: &mut Vec<R>) -> Result<(), ReportError> {
         out.clear();
-        while let Some(row) = self.head.filter(|row| row[0] <= series_id) {
-            if row[0] == series_id {
+        while let Some(row) = self.head.filter(|row| row.series_id() <= series_id) {
+            if row.series_id() == series_id {
                 out.push(row);
             }
             self.advance()?;
